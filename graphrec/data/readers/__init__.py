@@ -1,0 +1,1 @@
+"""Readers, one per file format; each returns a RecDataset (or a KnowledgeGraph for RDF)."""
