@@ -16,7 +16,8 @@ class KnowledgeGraph:
     as strings for id-only sources, IRIs for RDF). ``item_entity[i]`` is the
     entity index of item ``i`` or ``-1`` when the item is not linked; its length
     is the dataset's number of items. ``entity_attributes`` optionally keeps
-    literal values (columns ``entity``, ``predicate``, ``value``) that are not
+    literal values (columns ``entity``, ``predicate``, ``value``, and for RDF
+    ``datatype``, ``language``) that are not
     part of the graph. The triples are exactly what the source holds: no inverse
     relations are added here (the graph builder adds reverse edge types).
     """
