@@ -46,8 +46,8 @@ _EXPORTS = {
     "UniformNegativeSampler": "sampling",
     "PopularityNegativeSampler": "sampling",
     # synthetic world
-    "synthetic": "synthetic",
-    "SyntheticWorld": "synthetic",
+    "synthetic": "synthetic_world",
+    "SyntheticWorld": "synthetic_world",
 }
 
 __all__ = sorted(_EXPORTS)
