@@ -36,6 +36,7 @@ _EXPORTS = {
     "RemoteFile": "registry",
     "registered_datasets": "registry",
     "get_spec": "registry",
+    "register": "registry",
     # splits, filters, samplers
     "random_split": "split",
     "temporal_split": "split",

@@ -1,0 +1,135 @@
+"""The ``graphrec`` command line.
+
+One argparse subparser per subcommand; each subcommand is a function
+``(args) -> exit code`` registered in :func:`build_parser`. Configuration stays
+here, at the edge: library functions receive plain arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, TextIO
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _human_size(size: int) -> str:
+    """Bytes in binary units: ``512 B``, ``2.4 MiB``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _count(value: Optional[int]) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _format_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> List[str]:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(cells, widths, right)]
+        return "  ".join(parts).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+
+
+def datasets_command(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
+    """Print every registered dataset: where it is (or that it is missing) and its expected size."""
+    out = sys.stdout if out is None else out  # looked up per call so redirection works
+    from .data.registry import missing_files, registered_datasets, search_bases
+
+    bases = search_bases(args.root)
+    header = ("name", "status", "on disk", "users", "items", "interactions", "triples", "location")
+    right = (False, False, True, True, True, True, True, False)
+    rows = []
+    for spec in registered_datasets():
+        found = next(
+            ((label, base / spec.folder) for label, base in bases if not missing_files(spec, base / spec.folder)),
+            None,
+        )
+        expected = spec.expected
+        interactions = expected.get("interactions")
+        if interactions is None and "train" in expected and "test" in expected:
+            interactions = expected["train"] + expected.get("valid", 0) + expected["test"]
+        if found is None:
+            status, size, location = "missing", "-", "-"
+        else:
+            label, folder = found
+            status = "present"
+            size = _human_size(sum((folder / f.name).stat().st_size for f in spec.files))
+            location = f"{folder} ({label})"
+        rows.append((
+            spec.name, status, size, _count(expected.get("users")), _count(expected.get("items")),
+            _count(interactions), _count(expected.get("triples")), location,
+        ))
+    for line in _format_table(header, rows, right):
+        print(line, file=out)
+    print("\nsearched, in order: " + "; ".join(f"{label} {base}" for label, base in bases), file=out)
+    print("statistics are the published ones that `graphrec.data.load(name)` checks", file=out)
+    return 0
+
+
+def demo_command(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
+    """Build the synthetic world and its heterogeneous graph; print (and optionally save) their summary."""
+    out = sys.stdout if out is None else out
+    import json
+
+    from .atomic import write_text_atomic
+    from .demo import format_summary, run_demo
+
+    result = run_demo(seed=args.seed, num_users=args.users, num_items=args.items)
+    print(format_summary(result), file=out)
+    if args.json is not None:
+        write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+        print(f"\nsummary written to {args.json}", file=out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; add a subcommand with ``subparsers.add_parser`` + ``set_defaults(command=...)``."""
+    parser = argparse.ArgumentParser(prog="graphrec", description="Graph-based recommendation toolkit.")
+    subparsers = parser.add_subparsers(title="commands", dest="command_name", metavar="COMMAND")
+
+    datasets = subparsers.add_parser(
+        "datasets",
+        help="list the registered datasets, where they are on disk, and their expected statistics",
+        description="List every registered dataset: present locally (and where) or missing, its size on "
+        "disk, and the statistics the registry expects. Searches --root, then $GRAPHREC_DATA, then the "
+        "cache ($GRAPHREC_CACHE, $XDG_CACHE_HOME/graphrec or ~/.cache/graphrec).",
+    )
+    datasets.add_argument("--root", type=Path, default=None, help="a folder searched before $GRAPHREC_DATA")
+    datasets.set_defaults(command=datasets_command)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="the main job on the embedded default: build the synthetic world and its graph, print a summary",
+        description="Build the synthetic world (users, items, a KG that carries part of the preference, "
+        "popularity-biased exposure) and its heterogeneous graph, and print their summary. No download.",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the world (default 0)")
+    demo.add_argument("--users", type=int, default=3000, help="number of users (default 3000)")
+    demo.add_argument("--items", type=int, default=2000, help="number of items (default 2000)")
+    demo.add_argument("--json", type=Path, default=None, help="also write the summary as JSON to this file")
+    demo.set_defaults(command=demo_command)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``graphrec`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Optional[Command] = getattr(args, "command", None)
+    if command is None:
+        parser.print_help()
+        return 2
+    return command(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""``graphrec datasets``: one row per registered dataset, exit code 0."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from graphrec.cli import main
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_root: Path) -> Path:
+    monkeypatch.setenv("GRAPHREC_DATA", str(data_root))
+    monkeypatch.setenv("GRAPHREC_CACHE", str(tmp_path / "cache"))
+    return data_root
+
+
+def rows(output: str) -> Dict[str, str]:
+    """Table rows keyed by their first cell."""
+    return {line.split()[0]: line for line in output.splitlines() if line.strip() and not line.startswith("-")}
+
+
+def test_datasets_lists_every_registered_dataset(env: Path, capsys) -> None:
+    assert main(["datasets"]) == 0
+    table = rows(capsys.readouterr().out)
+    for name in ("gowalla", "amazon-book", "last-fm-kgcn", "ml-100k", "coat"):
+        assert name in table
+
+    gowalla = table["gowalla"]
+    assert "present" in gowalla and str(env / "gowalla") in gowalla
+    # 29,858 users, 40,981 items, 810,128 + 217,242 = 1,027,370 interactions
+    assert all(count in gowalla for count in ("29,858", "40,981", "1,027,370"))
+    on_disk = sum(os.path.getsize(env / "gowalla" / name) for name in ("train.txt", "test.txt"))
+    assert f"{on_disk / 2**20:.1f} MiB" in gowalla
+
+    # not shipped in the shared data: missing, with the published numbers (652,514 + 193,920)
+    amazon = table["amazon-book"]
+    assert "missing" in amazon and "present" not in amazon
+    assert all(count in amazon for count in ("70,679", "24,915", "846,434", "2,557,746"))
+
+    assert all(count in table["ml-100k"] for count in ("943", "1,682", "100,000", "91,631"))
+    assert all(count in table["last-fm-kgcn"] for count in ("1,872", "3,846", "21,173", "15,518"))
+
+
+def test_root_option_is_searched_first(env: Path, tmp_path: Path, capsys) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(env / "coat", root / "coat")
+    for path in (root / "coat").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # the shared copy is read-only
+    (root / "coat").chmod(0o755)
+    assert main(["datasets", "--root", str(root)]) == 0
+    table = rows(capsys.readouterr().out)
+    assert str(root / "coat") in table["coat"]
+    assert str(env / "gowalla") in table["gowalla"]
+
+
+def test_without_a_command_prints_help(capsys) -> None:
+    assert main([]) == 2
+    assert "datasets" in capsys.readouterr().out
+
+
+def test_python_m_graphrec_datasets(env: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "graphrec", "datasets"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "gowalla" in result.stdout and "present" in result.stdout
