@@ -91,6 +91,46 @@ def demo_command(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     return 0
 
 
+def train_command(args: argparse.Namespace) -> int:
+    """Train the config in a run folder (resuming it when a matching checkpoint is there)."""
+    import json
+
+    from .config import config_from_file
+    from .experiment import train_run
+
+    config = config_from_file(args.config, args.set or ())
+    out = args.out if args.out is not None else Path("runs") / Path(args.config).stem
+    metrics = train_run(config, out, progress=not args.quiet)
+    print(json.dumps({"run": str(out), **{k: metrics[k] for k in ("test", "epochs", "best_epoch", "train_seconds")}}, indent=2))
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Evaluate a run folder's best parameters on its validation and test splits."""
+    import json
+
+    from .experiment import evaluate_run
+
+    print(json.dumps(evaluate_run(args.run, device=args.device), indent=2))
+    return 0
+
+
+def recommend_command(args: argparse.Namespace) -> int:
+    """Top-k items (the dataset's raw ids) for a user given by raw id."""
+    from .experiment import open_run, recommend
+
+    run = open_run(args.run, device=args.device)
+    try:
+        items = recommend(run, args.user, args.k)
+    except KeyError as error:
+        print(f"graphrec recommend: {error.args[0]}", file=sys.stderr)
+        return 1
+    print(f"top {len(items)} items for user {args.user} ({run.config['model']} on {run.config['dataset']}):")
+    for rank, (item, score) in enumerate(items, start=1):
+        print(f"{rank:>3}  {item}  {score:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; add a subcommand with ``subparsers.add_parser`` + ``set_defaults(command=...)``."""
     parser = argparse.ArgumentParser(prog="graphrec", description="Graph-based recommendation toolkit.")
@@ -117,6 +157,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--items", type=int, default=2000, help="number of items (default 2000)")
     demo.add_argument("--json", type=Path, default=None, help="also write the summary as JSON to this file")
     demo.set_defaults(command=demo_command)
+
+    train = subparsers.add_parser(
+        "train",
+        help="train a model from a YAML config into a run folder",
+        description="Train CONFIG.yaml (keys: dataset, model, model_args, loss, epochs, batch_size, lr, "
+        "weight_decay, seed, device, split, eval, ...). The run folder gets config.yaml, log.jsonl, "
+        "checkpoint.pt and metrics.json; running the same command again resumes from the checkpoint.",
+    )
+    train.add_argument("config", type=Path, help="experiment YAML file")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config key (YAML value; nested keys with dots, e.g. eval.patience=10)")
+    train.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(command=train_command)
+
+    evaluate = subparsers.add_parser("evaluate", help="evaluate a run folder's best parameters",
+                                     description="Rebuild a run from its config.yaml, load its best "
+                                     "checkpointed parameters and print validation and test metrics.")
+    evaluate.add_argument("run", type=Path, help="run folder")
+    evaluate.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    evaluate.set_defaults(command=evaluate_command)
+
+    recommend = subparsers.add_parser("recommend", help="top-k items for a user (raw ids in and out)",
+                                      description="Recommend the top K items for a user of the run's "
+                                      "dataset; ids are the dataset's own (raw) ids; items the user "
+                                      "already has in train or valid are left out.")
+    recommend.add_argument("run", type=Path, help="run folder")
+    recommend.add_argument("--user", required=True, help="the user's raw id")
+    recommend.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    recommend.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    recommend.set_defaults(command=recommend_command)
     return parser
 
 
