@@ -51,7 +51,7 @@ from .data.interactions import Interactions
 from .data.sampling import UniformNegativeSampler
 from .metrics import RANKING_METRICS, longtail_items, ranking_metrics
 
-__all__ = ["Evaluator", "sampled_evaluate"]
+__all__ = ["Evaluator", "sampled_evaluate", "top_k"]
 
 Device = Union[torch.device, str]
 
@@ -67,6 +67,39 @@ def _distinct_keys(parts: Sequence[Interactions]) -> np.ndarray:
     if not parts:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate([part.pair_keys() for part in parts]))
+
+
+def top_k(scores: Tensor, width: int, *, break_ties: bool = True) -> Tuple[Tensor, Tensor]:
+    """``(values, items)``: the ``width`` highest scores of each row of ``scores`` (``[B, num_items]``)
+    and their column indices, best first.
+
+    With ``break_ties`` equal scores rank by column index, the lower index
+    first, on every device (``torch.topk`` alone leaves the order of ties
+    unspecified); without it the order among equal scores is ``torch.topk``'s.
+    """
+    values, items = torch.topk(scores, width, dim=1)
+    if not break_ties:
+        return values, items
+    # Order the list by (score desc, item asc): a stable sort by score of
+    # the list sorted by item.
+    items, order = items.sort(dim=1)
+    values = values.gather(1, order)
+    values, order = values.sort(dim=1, descending=True, stable=True)
+    items = items.gather(1, order)
+    # Every item scoring above the width-th value is in the list already;
+    # only which items tied with that value fill the tail of the list is
+    # up to topk. Recompute them: the lowest indices among the tied items
+    # are the largest keys num_items - item. (A second topk over int32
+    # keys; a cumsum over the tied mask would also do, but a scan is
+    # several times slower than topk on CPU.)
+    threshold = values[:, -1:]
+    num_above = (values > threshold).sum(dim=1, keepdim=True)
+    descending_index = torch.arange(scores.shape[1], 0, -1, dtype=torch.int32, device=scores.device)
+    tied = torch.topk(torch.where(scores == threshold, descending_index, 0), width, dim=1).indices
+    position = torch.arange(width, device=scores.device)
+    fill = torch.gather(tied, 1, (position - num_above).clamp_(min=0))
+    items = torch.where(position < num_above, items, fill)
+    return values, items
 
 
 class Evaluator:
@@ -174,29 +207,7 @@ class Evaluator:
     # -- ranking ---------------------------------------------------------------
     def _top_k(self, scores: Tensor, width: int) -> Tuple[Tensor, Tensor]:
         """``(values, items)`` of the ``width`` best items per row, ties by lower item index."""
-        values, items = torch.topk(scores, width, dim=1)
-        if not self.break_ties:
-            return values, items
-        # Order the list by (score desc, item asc): a stable sort by score of
-        # the list sorted by item.
-        items, order = items.sort(dim=1)
-        values = values.gather(1, order)
-        values, order = values.sort(dim=1, descending=True, stable=True)
-        items = items.gather(1, order)
-        # Every item scoring above the width-th value is in the list already;
-        # only which items tied with that value fill the tail of the list is
-        # up to topk. Recompute them: the lowest indices among the tied items
-        # are the largest keys num_items - item. (A second topk over int32
-        # keys; a cumsum over the tied mask would also do, but a scan is
-        # several times slower than topk on CPU.)
-        threshold = values[:, -1:]
-        num_above = (values > threshold).sum(dim=1, keepdim=True)
-        descending_index = torch.arange(self.num_items, 0, -1, dtype=torch.int32, device=scores.device)
-        tied = torch.topk(torch.where(scores == threshold, descending_index, 0), width, dim=1).indices
-        position = torch.arange(width, device=scores.device)
-        fill = torch.gather(tied, 1, (position - num_above).clamp_(min=0))
-        items = torch.where(position < num_above, items, fill)
-        return values, items
+        return top_k(scores, width, break_ties=self.break_ties)
 
     @torch.no_grad()
     def evaluate(self, score_fn: Callable[[Tensor], Tensor]) -> Dict[str, float]:

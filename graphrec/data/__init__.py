@@ -44,6 +44,7 @@ _EXPORTS = {
     "split_dataset": "split",
     "with_validation": "split",
     "kcore": "filter",
+    "intervened_split": "intervene",
     "UniformNegativeSampler": "sampling",
     "PopularityNegativeSampler": "sampling",
     # synthetic world
