@@ -122,6 +122,7 @@ def resolve_config(config: Mapping[str, Any]) -> Dict[str, Any]:
     for key, allowed in CHOICES.items():
         if resolved[key] not in allowed:
             raise ConfigError(f"{key}: {resolved[key]!r} is not one of {', '.join(allowed)}")
+    _check_debias(resolved)
     for key in ("epochs", "batch_size", "num_negatives", "seed"):
         value = resolved[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key in ("epochs", "seed") else 1):
@@ -149,6 +150,25 @@ def resolve_config(config: Mapping[str, Any]) -> Dict[str, Any]:
             f"eval.metric must be <recall|ndcg|precision|hit|mrr|map>@K with K in eval.ks {ks}, got {metric!r}"
         )
     return resolved
+
+
+def _check_debias(resolved: Dict[str, Any]) -> None:
+    """``debias`` names a method of :mod:`graphrec.debias` (or is null) and ``debias_args``
+    holds only its arguments, with possible values; checks that need the dataset
+    (e.g. ``propensity: dataset``) run when the run is built."""
+    name, arguments = resolved["debias"], resolved["debias_args"]
+    if name is None:
+        if arguments:
+            raise ConfigError(f"debias_args {arguments!r} is given but debias is null; name a debias method")
+        return
+    from .debias import DEBIASERS, check_arguments
+
+    if not isinstance(name, str) or name not in DEBIASERS:
+        raise ConfigError(f"debias: {name!r} is not one of {', '.join(DEBIASERS)} (or null)")
+    try:
+        check_arguments(name, arguments)
+    except ValueError as error:
+        raise ConfigError(f"debias_args: {error}") from None
 
 
 def dump_config(config: Mapping[str, Any]) -> str:

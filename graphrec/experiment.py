@@ -5,7 +5,8 @@
     dataset = load(config.dataset) or synthetic(...)       (+ config.split, if any)
     graph   = graphrec.graph.build(dataset)
     model   = create_model(config.model, graph, **config.model_args)   (seeded)
-    Trainer(model, dataset, graph=graph, ...).fit()                    (resumes)
+    debias  = create_debiaser(config.debias, dataset, model, **config.debias_args)   (if any)
+    Trainer(model, dataset, graph=graph, debias=debias, ...).fit()     (resumes)
 
 and the run folder holds ``config.yaml`` (the resolved config),
 ``log.jsonl``, ``checkpoint.pt`` and ``metrics.json``::
@@ -30,7 +31,7 @@ from torch_geometric.data import HeteroData
 
 from .atomic import write_text_atomic
 from .checkpoint import load_checkpoint
-from .config import dump_config, load_config, resolve_config
+from .config import ConfigError, dump_config, load_config, resolve_config
 from .data.dataset import RecDataset
 from .graph import build
 from .models import create_model
@@ -83,6 +84,14 @@ def build_run(config: Mapping[str, Any], run_dir: Optional["str | os.PathLike[st
     # the model's initial parameters come from the global generators: seed them first
     seed_everything(config["seed"])
     model = create_model(config["model"], graph, **config["model_args"])
+    debias = None
+    if config["debias"] is not None:
+        from .debias import create_debiaser
+
+        try:  # after the model: its initial parameters (MACR's branches, DICE's copy) follow the same seed
+            debias = create_debiaser(config["debias"], dataset, model, **config["debias_args"])
+        except ValueError as error:  # the checks that need the dataset or the model
+            raise ConfigError(f"debias_args: {error}") from None
     evaluation = config["eval"]
     trainer = Trainer(
         model,
@@ -103,6 +112,7 @@ def build_run(config: Mapping[str, Any], run_dir: Optional["str | os.PathLike[st
         eval_ks=tuple(evaluation["ks"]),
         eval_metric=evaluation["metric"],
         patience=evaluation["patience"],
+        debias=debias,
         evaluator_options={"batch_size": evaluation["batch_size"]},
         run_dir=run_dir,
         progress=progress,
@@ -175,12 +185,12 @@ def recommend(run: Run, raw_user: Any, k: int = 10) -> List[Tuple[Any, float]]:
     """Top-``k`` items (raw ids, scores) for a user given by raw id; training
     (and validation) items are not recommended again."""
     user_index = _user_index(run.dataset, raw_user)
-    trainer, model = run.trainer, run.model
-    model.eval()
+    trainer = run.trainer
+    trainer.model.eval()
+    trainer.debias.eval()
     with torch.no_grad():
-        user_emb, item_emb = model(run.graph.to(trainer.device))
         users = torch.tensor([user_index], device=trainer.device)
-        scores = trainer.debias.inference_score(model.full_scores(users, user_emb, item_emb), users)[0].float()
+        scores = trainer.score_function()(users)[0]
     for split in (run.dataset.train, run.dataset.valid):
         seen = torch.from_numpy(split.item[split.user == user_index]).to(scores.device)
         scores[seen] = float("-inf")

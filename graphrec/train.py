@@ -2,16 +2,22 @@ r"""The shared trainer: one loop for every model x loss x debiaser.
 
 One epoch, on the training device::
 
+    debias.begin_epoch(epoch)
     order     = randperm(N, generator)                    # N training pairs
     users, positives = train[order]
-    negatives = sampler.sample(users, k, generator)       # [N, k], in chunks
+    negatives = sampler.sample(users, k, generator)       # [N, k], in chunks (or the debiaser's
+                                                          #  sampler.sample(users, positives, k, generator))
     for each batch b of batch_size consecutive pairs:
-        user_emb, item_emb = model(graph)                 # full propagation, as LightGCN
-        s+ = debias.train_score(model.score(e_u, e_i+)),  s- likewise for the k negatives
+        user_emb, item_emb = debias.embed(graph, *model(graph))   # full propagation, as LightGCN
+        s+, s-, terms = debias.training_scores(ScoredBatch(rows, model.score(e_u, e_i+), model.score(e_u, e_i-)))
         L_b = debias.loss(loss(s+, s-))                   # loss: bpr | bce | softmax, per example
-            + weight_decay * 0.5 * (||u0||^2 + ||p0||^2 + ||n0||^2) / |b|
+            + sum(terms)                                  # the debiaser's own terms (MACR's branches, DICE's causes)
+            + weight_decay * 0.5 * (||u0||^2 + ||p0||^2 + ||n0||^2 + debias.initial_embeddings) / |b|
             + sum of the auxiliary terms (model.auxiliary_loss, debias.auxiliary_loss, ...)
         Adam step on L_b
+
+(see :mod:`graphrec.debias.base` for the debiaser's hooks; the default is the
+identity at each).
 
 The L2 term is LightGCN's: on the batch's layer-0 embeddings
 (``model.initial_embeddings``), not Adam's ``weight_decay``. All randomness of
@@ -44,7 +50,11 @@ of its contiguous shard of each global batch; a per-example term of a shard
 holding the fraction ``f`` of the batch is scaled by ``f * N`` and a
 per-batch term (``model.auxiliary_loss``, computed whole on every rank) is
 left as it is, so that DDP's gradient average equals the one-process gradient
-of the global batch. Rank 0 alone evaluates, logs and checkpoints.
+of the global batch. That needs a debiaser whose ``loss`` is a per-example mean
+(IPS's weighted mean divides by the example count); one that normalises by
+something else (SNIPS: the sum of the weights) says so with
+``per_example_loss = False`` and is refused. Rank 0 alone evaluates, logs and
+checkpoints.
 """
 from __future__ import annotations
 
@@ -70,7 +80,7 @@ from .atomic import write_text_atomic
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
 from .data.dataset import RecDataset
 from .data.sampling import PopularityNegativeSampler, UniformNegativeSampler
-from .debias.base import Debiaser
+from .debias.base import Debiaser, PairNegativeSampler, ScoredBatch
 from .losses import l2_penalty, loss_function
 from .models.base import Recommender
 from .seeding import rng_state, seed_everything, set_deterministic, set_rng_state
@@ -201,18 +211,22 @@ class _Objective(nn.Module):
         batch = Batch(users, positives, negatives)
         per_batch: Dict[str, Tensor] = {}
         with self._autocast():
-            user_emb, item_emb = model(self.graph)
-            user_rows = user_emb[users]
-            positive = model.score(user_rows, item_emb[positives])
-            negative = model.score(user_rows.unsqueeze(1), item_emb[negatives])
-            positive = debias.train_score(positive, users, positives)
-            negative = debias.train_score(negative, users.unsqueeze(1).expand_as(negatives), negatives)
-            extra: Dict[str, Tensor] = {}
+            user_emb, item_emb = debias.embed(self.graph, *model(self.graph))
+            user_rows, positive_rows, negative_rows = user_emb[users], item_emb[positives], item_emb[negatives]
+            scored = debias.training_scores(
+                ScoredBatch(
+                    users, positives, negatives, user_rows, positive_rows, negative_rows,
+                    model.score(user_rows, positive_rows), model.score(user_rows.unsqueeze(1), negative_rows),
+                )
+            )
+            extra: Dict[str, Tensor] = {name: value.float() for name, value in scored.terms.items()}
             for term in self.terms:
                 value = term.compute(batch)
                 if value is not None:
+                    if term.name in scored.terms:
+                        raise ValueError(f"the debiaser's loss term {term.name!r} clashes with an auxiliary term's name")
                     (extra if term.per_example else per_batch)[term.name] = value.float()
-        positive, negative = positive.float(), negative.float()
+        positive, negative = scored.positive.float(), scored.negative.float()
         per_example = {
             "loss": debias.loss(
                 self.loss(positive, negative),
@@ -224,8 +238,15 @@ class _Objective(nn.Module):
             )
         }
         if self.weight_decay:
-            user0, item0 = model.initial_embeddings(users, torch.cat([positives, negatives.reshape(-1)]))
-            per_example["l2"] = l2_penalty(user0, item0, weight_decay=self.weight_decay, batch_size=users.numel())
+            items = torch.cat([positives, negatives.reshape(-1)])
+            user0, item0 = model.initial_embeddings(users, items)
+            per_example["l2"] = l2_penalty(
+                user0, item0, *debias.initial_embeddings(users, items),
+                weight_decay=self.weight_decay, batch_size=users.numel(),
+            )
+        clash = per_example.keys() & extra.keys()
+        if clash:
+            raise ValueError(f"loss term name(s) {sorted(clash)} are reserved for the trainer's loss and L2 terms")
         per_example.update(extra)
 
         if world_size == 1 and share == 1.0:  # one process: no scaling kernels
@@ -298,7 +319,10 @@ class Trainer:
         eval_ks, eval_metric: cut-offs of the evaluator and the metric
             (higher is better) that selects the best epoch and stops early.
         patience: stop after this many evaluations without improvement; ``None`` never stops early.
-        debias: a :class:`~graphrec.debias.Debiaser`; default the identity.
+        debias: a :class:`~graphrec.debias.Debiaser` (:func:`graphrec.debias.create_debiaser`);
+            default the identity. Its parameters are optimised and checkpointed with
+            the model's; a debiaser with its own negative sampler (DICE) overrides
+            ``negative_sampling``.
         run_dir: folder for ``checkpoint.pt``, ``log.jsonl`` and ``result.json``;
             ``None`` writes nothing (and cannot resume).
         progress: a tqdm bar over epochs (silent when stderr is not a terminal).
@@ -403,6 +427,12 @@ class Trainer:
 
         self.model = model.to(self.device)
         self.debias = (debias if debias is not None else Debiaser()).to(self.device)
+        if self.world_size > 1 and not self.debias.per_example_loss:
+            raise ValueError(
+                f"debias {self.debias.name!r} reduces the loss by something other than the example count "
+                f"({self.debias!r}), which sharding a batch over {self.world_size} processes cannot reproduce: "
+                "train it in one process (or use its per-example variant, e.g. ips with self_normalized: false)"
+            )
         if graph is None:
             from .graph import build
 
@@ -429,6 +459,7 @@ class Trainer:
         if self.model.trainable:
             self.optimizer = _adam(self._parameters(), self.lr, self.device)
         self._sampler = None
+        self._pair_sampler: Optional[PairNegativeSampler] = None
         self._train_pairs: Optional[Tuple[Tensor, Tensor]] = None
 
     # -- public API ------------------------------------------------------------
@@ -464,9 +495,24 @@ class Trainer:
             "extra": self.extra_config,
         }
 
+    def score_function(self) -> Callable[[Tensor], Tensor]:
+        """``score_fn(users) -> [len(users), num_items]`` ranking scores of the current
+        parameters: the representations once (``debias.embed`` of ``model(graph)``),
+        then per call ``debias.ranking_scores`` of ``model.full_scores``. Call it, and
+        the function it returns, under ``torch.no_grad()`` with the model and the
+        debiaser in eval mode (:meth:`evaluate` does)."""
+        user_emb, item_emb = self.debias.embed(self.graph, *self.model(self.graph))
+
+        def score_fn(users: Tensor) -> Tensor:
+            users = users.to(self.device)
+            scores = self.model.full_scores(users, user_emb, item_emb)
+            return self.debias.ranking_scores(scores, users, user_emb, item_emb).float()
+
+        return score_fn
+
     def evaluate(self, split: str = "test") -> Dict[str, float]:
         """Metrics of the current parameters on ``split`` (``valid`` masks train;
-        ``test`` masks train and valid), scored through ``debias.inference_score``."""
+        ``test`` masks train and valid), ranked by :meth:`score_function`."""
         if split not in ("valid", "test"):
             raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
         evaluator = self._evaluator(split)
@@ -475,14 +521,7 @@ class Trainer:
         self.debias.eval()
         try:
             with torch.no_grad():
-                user_emb, item_emb = self.model(self.graph)
-
-                def score_fn(users: Tensor) -> Tensor:
-                    users = users.to(self.device)
-                    scores = self.model.full_scores(users, user_emb, item_emb)
-                    return self.debias.inference_score(scores, users).float()
-
-                metrics = evaluator.evaluate(score_fn)
+                metrics = evaluator.evaluate(self.score_function())
         finally:
             self.model.train(was_training[0])
             self.debias.train(was_training[1])
@@ -510,6 +549,7 @@ class Trainer:
             while epoch < self.epochs and not state["stopped"]:
                 epoch += 1
                 began = time.perf_counter()
+                self.debias.begin_epoch(epoch)
                 terms = self._train_epoch()
                 seconds = time.perf_counter() - began
                 state["train_seconds"] += seconds
@@ -551,11 +591,24 @@ class Trainer:
                 torch.from_numpy(train.user).to(self.device),
                 torch.from_numpy(train.item).to(self.device),
             )
-            if self.negative_sampling == "uniform":
+            self._pair_sampler = self.debias.negative_sampler(train, self.device)
+            if self._pair_sampler is not None:
+                if self.negative_sampling != "uniform" and self.rank == 0:
+                    logger.warning(
+                        "negative_sampling=%r is ignored: debias %r draws its own negatives",
+                        self.negative_sampling, self.debias.name,
+                    )
+            elif self.negative_sampling == "uniform":
                 self._sampler = UniformNegativeSampler(train, device=self.device)
             else:
                 self._sampler = PopularityNegativeSampler(train, exponent=self.popularity_exponent, device=self.device)
         return self._train_pairs
+
+    def _negatives(self, users: Tensor, positives: Tensor) -> Tensor:
+        """``[len(users), k]`` negatives from the debiaser's sampler, else the trainer's."""
+        if self._pair_sampler is not None:
+            return self._pair_sampler.sample(users, positives, self.num_negatives, generator=self.generator)
+        return self._sampler.sample(users, self.num_negatives, generator=self.generator)
 
     def _wrap_distributed(self) -> None:
         if self.world_size == 1 or self._step_module is not self._objective:
@@ -563,9 +616,7 @@ class Trainer:
         from torch.nn.parallel import DistributedDataParallel
 
         # Cached sparse matrices (adjacency) cannot be broadcast; every rank builds its own.
-        sparse = [
-            f"model.{name}" for name, buffer in self.model.named_buffers() if buffer.layout != torch.strided
-        ]
+        sparse = [name for name, buffer in self._objective.named_buffers() if buffer.layout != torch.strided]
         if sparse:
             DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self._objective, sparse)
         self._step_module = DistributedDataParallel(
@@ -591,7 +642,7 @@ class Trainer:
         batches = 0
         for chunk_start in range(0, count, chunk):
             chunk_end = min(count, chunk_start + chunk)
-            negatives = self._sampler.sample(users[chunk_start:chunk_end], k, generator=self.generator)
+            negatives = self._negatives(users[chunk_start:chunk_end], positives[chunk_start:chunk_end])
             for start in range(chunk_start, chunk_end, batch_size):
                 end = min(chunk_end, start + batch_size)
                 low, high = distributed.shard(start, end, rank, world_size)
