@@ -62,6 +62,12 @@ def worker(out: Path) -> None:
     assert dist.is_initialized() and dist.get_world_size() == 2 and dist.get_backend() == "gloo"
     torch.save({"parameters": model.state_dict(), "result": result.to_dict()}, out / f"rank{rank}.pt")
     dist.destroy_process_group()
+    # gloo's background threads sometimes abort the interpreter's own teardown
+    # ("terminate called without an active exception"); everything is saved by
+    # now, so leave without it rather than let a teardown race fail the run
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def free_port() -> int:
