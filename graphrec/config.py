@@ -34,7 +34,7 @@ DEFAULTS: Dict[str, Any] = {
     "device": "auto",
     "deterministic": False,
     "amp": False,
-    "eval": {"ks": [20], "every": 1, "metric": "ndcg@20", "patience": None, "batch_size": 8192},
+    "eval": {"ks": [20], "every": 1, "metric": "ndcg@20", "patience": None, "batch_size": 2048},
     "debias": None,
     "debias_args": {},
 }
