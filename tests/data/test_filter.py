@@ -5,26 +5,11 @@ from collections import Counter
 from typing import List, Tuple
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from graphrec.data import IdMap, Interactions
 from graphrec.data.filter import kcore
-
-
-def read_ml100k(data_root) -> Interactions:
-    """ml-100k.inter through pandas only (independent of the package's readers)."""
-    frame = pd.read_csv(data_root / "ml-100k" / "ml-100k.inter", sep="\t")
-    frame.columns = ["user", "item", "rating", "timestamp"]
-    users, items = IdMap(np.unique(frame["user"])), IdMap(np.unique(frame["item"]))
-    return Interactions(
-        user=users.index(frame["user"]),
-        item=items.index(frame["item"]),
-        user_ids=users,
-        item_ids=items,
-        rating=frame["rating"].to_numpy(),
-        timestamp=frame["timestamp"].to_numpy(),
-    )
+from tests.helpers import read_ml100k
 
 
 def reference_kcore(pairs: List[Tuple], user_k: int, item_k: int) -> List[int]:

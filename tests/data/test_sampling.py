@@ -2,28 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy.stats import chisquare
 
 from graphrec.data import IdMap, Interactions
 from graphrec.data.sampling import PopularityNegativeSampler, UniformNegativeSampler
-
-
-def read_ml100k(data_root) -> Interactions:
-    """ml-100k.inter through pandas only (independent of the package's readers)."""
-    frame = pd.read_csv(data_root / "ml-100k" / "ml-100k.inter", sep="\t")
-    frame.columns = ["user", "item", "rating", "timestamp"]
-    users, items = IdMap(np.unique(frame["user"])), IdMap(np.unique(frame["item"]))
-    return Interactions(
-        user=users.index(frame["user"]),
-        item=items.index(frame["item"]),
-        user_ids=users,
-        item_ids=items,
-        rating=frame["rating"].to_numpy(),
-        timestamp=frame["timestamp"].to_numpy(),
-    )
+from tests.helpers import read_ml100k
 
 
 @pytest.fixture(scope="module")

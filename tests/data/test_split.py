@@ -18,22 +18,10 @@ from graphrec.data.split import (
     temporal_split,
     with_validation,
 )
+from tests.helpers import read_ml100k
 
 
 # -- helpers ------------------------------------------------------------------
-def read_ml100k(data_root) -> Interactions:
-    """ml-100k.inter through pandas only (independent of the package's readers)."""
-    frame = pd.read_csv(data_root / "ml-100k" / "ml-100k.inter", sep="\t")
-    frame.columns = ["user", "item", "rating", "timestamp"]
-    users, items = IdMap(np.unique(frame["user"])), IdMap(np.unique(frame["item"]))
-    return Interactions(
-        user=users.index(frame["user"]),
-        item=items.index(frame["item"]),
-        user_ids=users,
-        item_ids=items,
-        rating=frame["rating"].to_numpy(),
-        timestamp=frame["timestamp"].to_numpy(),
-    )
 
 
 def random_interactions(seed: int, num_users: int = 60, num_items: int = 40) -> Interactions:

@@ -13,6 +13,7 @@ from graphrec import graph
 from graphrec.data import IdMap, Interactions, KnowledgeGraph, RecDataset, synthetic
 from graphrec.models import create_model
 from graphrec.models.kgat import KGAT
+from tests.helpers import training_auc
 
 
 def tiny_dataset(with_kg: bool = True) -> RecDataset:
@@ -228,20 +229,6 @@ def test_wrong_graph_is_refused(tiny) -> None:
     model = KGAT.from_graph(tiny, embedding_dim=4)
     with pytest.raises(ValueError, match="built for"):
         model(graph.build(tiny_dataset(with_kg=False)))
-
-
-def training_auc(model, graph_, train) -> float:
-    """Mean per-user AUC of the training positives against all other items."""
-    model.eval()
-    with torch.no_grad():
-        user_emb, item_emb = model(graph_)
-        scores = model.full_scores(torch.arange(model.num_users), user_emb, item_emb)
-    model.train()
-    positive = torch.zeros_like(scores, dtype=torch.bool)
-    positive[torch.from_numpy(train.user), torch.from_numpy(train.item)] = True
-    greater = (scores[:, :, None] > scores[:, None, :]).float()
-    pairs = positive[:, :, None] & ~positive[:, None, :]
-    return ((greater * pairs).sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)).mean().item()
 
 
 def test_bpr_training_raises_training_auc() -> None:

@@ -17,6 +17,7 @@ from graphrec.data import load, synthetic
 from graphrec.graph import build
 from graphrec.models import create_model
 from graphrec.models.lightgcn import LightGCN
+from tests.helpers import training_auc
 
 
 def random_graph(seed: int, num_users: int = 30, num_items: int = 20, density: float = 0.15) -> HeteroData:
@@ -137,18 +138,6 @@ def test_moves_to_cuda():
     out = torch.cat(model(graph))  # the graph stays on the CPU: the adjacency follows the model
     assert out.device.type == "cuda"
     torch.testing.assert_close(out.detach().cpu(), expected, rtol=1e-5, atol=1e-6)
-
-
-def training_auc(model, graph, train) -> float:
-    """Mean per-user AUC of the training positives against all other items."""
-    with torch.no_grad():
-        user_emb, item_emb = model(graph)
-        scores = model.full_scores(torch.arange(model.num_users), user_emb, item_emb)
-    positive = torch.zeros_like(scores, dtype=torch.bool)
-    positive[torch.from_numpy(train.user), torch.from_numpy(train.item)] = True
-    greater = (scores[:, :, None] > scores[:, None, :]).float()  # [u, i, j]: s_ui > s_uj
-    pairs = positive[:, :, None] & ~positive[:, None, :]
-    return ((greater * pairs).sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)).mean().item()
 
 
 def test_bpr_training_raises_training_auc():

@@ -10,6 +10,7 @@ from graphrec.data import synthetic
 from graphrec.graph import build
 from graphrec.models import create_model
 from graphrec.models.mf import MF
+from tests.helpers import training_auc
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +58,6 @@ def test_moves_with_to():
     assert model(None)[0].dtype == torch.float64
     if torch.cuda.is_available():
         assert model.to("cuda")(None)[1].device.type == "cuda"
-
-
-def training_auc(model, graph, train) -> float:
-    """Mean per-user AUC of the training positives against all other items."""
-    with torch.no_grad():
-        user_emb, item_emb = model(graph)
-        scores = model.full_scores(torch.arange(model.num_users), user_emb, item_emb)
-    positive = torch.zeros_like(scores, dtype=torch.bool)
-    positive[torch.from_numpy(train.user), torch.from_numpy(train.item)] = True
-    greater = (scores[:, :, None] > scores[:, None, :]).float()  # [u, i, j]: s_ui > s_uj
-    pairs = positive[:, :, None] & ~positive[:, None, :]
-    return ((greater * pairs).sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)).mean().item()
 
 
 def test_bpr_training_raises_training_auc(world):
