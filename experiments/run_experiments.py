@@ -294,7 +294,7 @@ def render_tables(results: Mapping[str, Mapping[str, Mapping[str, Mapping[str, A
         header = ["model", "device"]
         for k in ks:
             header += [f"Recall@{k}", f"NDCG@{k}"]
-        header += ["epochs (max)", "best epoch", "s / epoch"]
+        header += ["epochs (max)", "best epoch", "s / epoch"]  # epochs trained, (budget), "cap" when all used
         if published:
             header += ["published R@20 / N@20"]
         header += ["date", "command"]
@@ -318,8 +318,10 @@ def render_tables(results: Mapping[str, Mapping[str, Mapping[str, Mapping[str, A
                     cells += [_number(test.get(f"recall@{k}")), _number(test.get(f"ndcg@{k}"))]
                 epochs, max_epochs = record.get("epochs"), record.get("max_epochs")
                 trained = record.get("seconds_per_epoch") and epochs
+                # "cap": the run used its whole epoch budget (no early stop), so more epochs might still help
+                capped = trained and record.get("stopped_early") is False and epochs == max_epochs
                 cells += [
-                    f"{epochs} ({max_epochs})" if trained else "closed form",
+                    (f"{epochs} ({max_epochs})" + (" cap" if capped else "")) if trained else "closed form",
                     str(record.get("best_epoch")) if trained else "—",
                     _seconds(record.get("seconds_per_epoch")) if trained else f"fit {_seconds(record.get('train_seconds'))} s",
                 ]

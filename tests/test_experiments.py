@@ -123,7 +123,7 @@ def test_runner_writes_a_results_row_and_does_not_retrain(tmp_path, monkeypatch)
     assert columns[:6] == ["model", "device", "Recall@5", "NDCG@5", "Recall@20", "NDCG@20"]
     assert cells[columns.index("Recall@20")] == f"{metrics['test']['recall@20']:.4f}"
     assert cells[columns.index("NDCG@5")] == f"{metrics['test']['ndcg@5']:.4f}"
-    assert cells[columns.index("epochs (max)")] == "1 (1)"
+    assert cells[columns.index("epochs (max)")] == "1 (1) cap"  # the whole budget was used
 
     # a second invocation finds the finished run and trains nothing
     import graphrec.experiment
