@@ -163,6 +163,36 @@ def finished_metrics(run_dir: Path, config: Mapping[str, Any]) -> Optional[Dict[
         return None
 
 
+#: what may change between a checkpoint and a resumed run: the budget, the evaluation and where it runs
+_RESUMABLE_CHANGES = ("epochs", "eval", "device", "deterministic")
+
+
+def check_resumable(run_dir: Path, config: Mapping[str, Any]) -> None:
+    """Refuse a run folder whose ``config.yaml`` differs from ``config`` in what shaped the training.
+
+    The trainer's checkpoint fingerprint sees parameter shapes, the model's
+    ``repr`` and the optimiser settings, but not every hyper-parameter (e.g.
+    R-GCN's dropout), so a changed YAML could silently resume an old run.
+    """
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return
+    old = resolve_config(load_config(path))
+
+    def essential(c: Mapping[str, Any]) -> Dict[str, Any]:
+        kept = {k: v for k, v in c.items() if k not in _RESUMABLE_CHANGES}
+        kept["dataset_args"] = {k: v for k, v in (c.get("dataset_args") or {}).items() if k != "root"}
+        return kept
+
+    before, after = essential(old), essential(config)
+    if before != after:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        raise RuntimeError(
+            f"{run_dir} holds a run of another config (changed: {', '.join(changed)}); "
+            f"move or delete that folder, or pass another --runs-dir"
+        )
+
+
 def command_line(experiment: Experiment, device: Optional[str], overrides: Sequence[str],
                  threads: Optional[int] = None) -> str:
     """The command that (re)produces this one row."""
@@ -296,7 +326,9 @@ def render_tables(results: Mapping[str, Mapping[str, Mapping[str, Mapping[str, A
             header += [f"Recall@{k}", f"NDCG@{k}"]
         header += ["epochs (max)", "best epoch", "s / epoch"]  # epochs trained, (budget), "cap" when all used
         if published:
-            header += ["published R@20 / N@20"]
+            # last-fm-kgcn's references are for KGAT's Last-FM: other users, split and KG
+            header += ["published R@20 / N@20" + (" (KGAT's Last-FM: other data, not comparable)"
+                                                   if dataset == "last-fm-kgcn" else "")]
         header += ["date", "command"]
         lines += [f"### {dataset}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for model in sorted(models, key=lambda m: _rank(m, MODEL_ORDER)):
@@ -416,6 +448,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             logger.info("%s/%s [%s]: training in %s", experiment.dataset, experiment.model, kind, run_dir)
             try:
+                check_resumable(run_dir, config)
                 metrics = train_run(config, run_dir, progress=args.progress)
             except Exception as error:  # one broken run must not cost the others
                 logger.error("%s/%s failed: %s\n%s", experiment.dataset, experiment.model, error, traceback.format_exc())
