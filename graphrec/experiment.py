@@ -40,6 +40,8 @@ from .seeding import seed_everything
 from .train import CHECKPOINT_NAME, Trainer
 
 CONFIG_NAME = "config.yaml"
+#: config keys that must match for a run folder's checkpoint to be resumed
+_RESUME_KEYS = ("dataset", "dataset_args", "split", "model", "model_args", "loss", "debias", "debias_args")
 METRICS_NAME = "metrics.json"
 
 
@@ -116,7 +118,9 @@ def build_run(config: Mapping[str, Any], run_dir: Optional["str | os.PathLike[st
         evaluator_options={"batch_size": evaluation["batch_size"]},
         run_dir=run_dir,
         progress=progress,
-        config={"dataset": config["dataset"], "dataset_args": config["dataset_args"], "split": config["split"]},
+        # everything that changes what is trained: a checkpoint made under other values is refused
+        # (the model's repr does not show every hyper-parameter, e.g. R-GCN's dropout)
+        config={key: config[key] for key in _RESUME_KEYS},
     )
     return Run(config=config, dataset=dataset, graph=graph, model=model, trainer=trainer)
 

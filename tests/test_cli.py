@@ -71,3 +71,19 @@ def test_python_m_graphrec_datasets(env: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "gowalla" in result.stdout and "present" in result.stdout
+
+
+def test_train_refuses_to_resume_under_changed_model_args(tmp_path):
+    """A run folder trained with one hyper-parameter is not silently resumed under another."""
+    import pytest
+
+    from graphrec.checkpoint import CheckpointMismatchError
+    from graphrec.config import resolve_config
+    from graphrec.experiment import train_run
+
+    config = {"dataset": "synthetic", "dataset_args": {"num_users": 120, "num_items": 200},
+              "model": "rgcn", "model_args": {"embedding_dim": 8, "dropout": 0.0}, "epochs": 1}
+    train_run(resolve_config(config), tmp_path, progress=False)
+    changed = {**config, "model_args": {"embedding_dim": 8, "dropout": 0.2}, "epochs": 2}
+    with pytest.raises(CheckpointMismatchError, match="dropout"):
+        train_run(resolve_config(changed), tmp_path, progress=False)

@@ -156,3 +156,14 @@ def test_device_kinds_coexist_and_pending_rows_are_labelled(tmp_path):
     assert "0.2000" in rows[0] and "NVIDIA H100" in rows[0] and "0.1000" in rows[1]
     assert "not run yet (GPU owed)" in rows[2]
     assert "0.1830 / 0.1554" in rows[2]  # LightGCN paper, next to the pending row
+
+
+def test_a_changed_config_does_not_resume_an_old_run_folder(tmp_path):
+    runner = _runner()
+    arguments, _ = _tiny_setup(tmp_path)
+    assert runner.main([*arguments, "--set", "epochs=1"]) == 0
+    (folder,) = list((tmp_path / "runs" / "cpu" / "synthetic").iterdir())
+    config = runner.resolve_config(runner.load_config(folder / "config.yaml"))
+    runner.check_resumable(folder, {**config, "epochs": 5, "eval": {**config["eval"], "patience": 2}})  # allowed
+    with pytest.raises(RuntimeError, match="model_args"):
+        runner.check_resumable(folder, {**config, "model_args": {"embedding_dim": 16}})
