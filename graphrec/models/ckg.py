@@ -48,6 +48,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from ..graph import ENTITY, INTERACTS, ITEM, REVERSE_PREFIX, USER, node_offsets
+from .base import Recommender
 
 __all__ = [
     "CollaborativeKG", "CKGCache", "RelationGroups", "collaborative_kg", "ckg_sizes", "check_sizes", "segment_bounds",
@@ -370,3 +371,31 @@ def segment_matmul(x: Tensor, ptr: Sequence[int], weight: Tensor) -> Tensor:
     if not pieces:
         return x.new_zeros((0, *x.shape[1:-1], weight.size(-1)))
     return torch.cat(pieces, dim=0)
+
+
+class KGRecommender(Recommender):
+    """Base of the encoders on the collaborative KG (RGCN, KGAT, KGIN).
+
+    Holds the four sizes a CKG model is built for, builds itself from a graph
+    (:func:`ckg_sizes`) and keeps the CKG view of the graph it is given cached
+    per graph and device (cleared by ``reset_parameters`` through
+    ``self._ckg.clear()``). Subclasses own a node table ``self.embedding``.
+    """
+
+    def __init__(self, num_users: int, num_items: int, num_entities: int = 0, num_kg_relations: int = 0) -> None:
+        super().__init__(num_users, num_items)
+        if num_entities < 0 or num_kg_relations < 0:
+            raise ValueError(f"num_entities and num_kg_relations must be >= 0, got {num_entities}, {num_kg_relations}")
+        self.num_entities = int(num_entities)
+        self.num_kg_relations = int(num_kg_relations)
+        self._ckg = CKGCache()
+
+    @classmethod
+    def from_graph(cls, graph: HeteroData, **hyperparameters: Any) -> "KGRecommender":
+        return cls(*ckg_sizes(graph), **hyperparameters)
+
+    def collaborative_kg(self, graph: HeteroData) -> "CollaborativeKG":
+        """The cached CKG view of ``graph`` on this model's device, size-checked."""
+        view = self._ckg.get(graph, self.embedding.weight.device)
+        check_sizes(view, self)
+        return view

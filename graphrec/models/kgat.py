@@ -61,7 +61,7 @@ restricts the loss to KG triples.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -69,8 +69,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter, softmax
 
-from .base import Recommender
-from .ckg import CKGCache, CollaborativeKG, check_sizes, ckg_sizes, segment_bounds, segment_matmul
+from .ckg import CollaborativeKG, KGRecommender, segment_bounds, segment_matmul
 
 __all__ = ["KGAT"]
 
@@ -79,7 +78,7 @@ _KG_TRIPLES = ("ckg", "kg")
 _MAX_REDRAWS = 100
 
 
-class KGAT(Recommender):
+class KGAT(KGRecommender):
     """KGAT encoder and its TransR loss; see the module docstring for the formulas.
 
     Args:
@@ -118,9 +117,7 @@ class KGAT(Recommender):
         kg_weight: float = 1.0,
         kg_triples: str = "ckg",
     ) -> None:
-        super().__init__(num_users, num_items)
-        if num_entities < 0 or num_kg_relations < 0:
-            raise ValueError(f"num_entities and num_kg_relations must be >= 0, got {num_entities}, {num_kg_relations}")
+        super().__init__(num_users, num_items, num_entities, num_kg_relations)
         layer_sizes = [int(size) for size in layer_sizes]
         if embedding_dim < 1 or relation_dim < 1 or any(size < 1 for size in layer_sizes):
             raise ValueError("embedding_dim, relation_dim and every layer size must be >= 1")
@@ -135,8 +132,6 @@ class KGAT(Recommender):
             raise ValueError(f"kg_triples must be one of {_KG_TRIPLES}, got {kg_triples!r}")
         if kg_batch_size < 1 or kg_l2 < 0 or kg_weight < 0:
             raise ValueError("kg_batch_size must be >= 1, kg_l2 and kg_weight >= 0")
-        self.num_entities = int(num_entities)
-        self.num_kg_relations = int(num_kg_relations)
         self.num_relations = 2 * (1 + self.num_kg_relations)
         self.embedding_dim = int(embedding_dim)
         self.relation_dim = int(relation_dim)
@@ -161,13 +156,7 @@ class KGAT(Recommender):
         self.bi_linears = nn.ModuleList(
             nn.Linear(d_in, d_out) for d_in, d_out in zip(sizes, sizes[1:])
         ) if aggregator == "bi" else nn.ModuleList()
-        self._ckg = CKGCache()
         self.reset_parameters()
-
-    @classmethod
-    def from_graph(cls, graph: HeteroData, **hyperparameters: Any) -> "KGAT":
-        num_users, num_items, num_entities, num_kg_relations = ckg_sizes(graph)
-        return cls(num_users, num_items, num_entities, num_kg_relations, **hyperparameters)
 
     @property
     def output_dim(self) -> int:
@@ -188,12 +177,6 @@ class KGAT(Recommender):
             nn.init.xavier_uniform_(linear.weight)
             nn.init.zeros_(linear.bias)
         self._ckg.clear()
-
-    def collaborative_kg(self, graph: HeteroData) -> CollaborativeKG:
-        """The cached CKG view of ``graph`` on this model's device, size-checked."""
-        view = self._ckg.get(graph, self.embedding.weight.device)
-        check_sizes(view, self)
-        return view
 
     # -- attention and propagation -----------------------------------------
 

@@ -54,7 +54,7 @@ the official loader does).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
-from .base import Recommender
-from .ckg import CKGCache, CollaborativeKG, check_sizes, ckg_sizes
+from .ckg import CollaborativeKG, KGRecommender
 
 __all__ = ["KGIN", "distance_correlation", "independence_loss"]
 
@@ -112,7 +111,7 @@ def independence_loss(intents: Tensor, kind: str = "distance") -> Tensor:
     return pairwise[upper[0], upper[1]].sum()
 
 
-class KGIN(Recommender):
+class KGIN(KGRecommender):
     """KGIN encoder and its intent-independence regulariser; see the module docstring.
 
     Args:
@@ -142,9 +141,7 @@ class KGIN(Recommender):
         independence: str = "distance",
         sim_regularity: float = 1e-4,
     ) -> None:
-        super().__init__(num_users, num_items)
-        if num_entities < 0 or num_kg_relations < 0:
-            raise ValueError(f"num_entities and num_kg_relations must be >= 0, got {num_entities}, {num_kg_relations}")
+        super().__init__(num_users, num_items, num_entities, num_kg_relations)
         if embedding_dim < 1 or num_layers < 0 or num_intents < 1:
             raise ValueError("need embedding_dim >= 1, num_layers >= 0 and num_intents >= 1")
         for name, rate in (("node_dropout", node_dropout), ("message_dropout", message_dropout)):
@@ -154,8 +151,6 @@ class KGIN(Recommender):
             raise ValueError(f"independence must be one of {_INDEPENDENCE}, got {independence!r}")
         if sim_regularity < 0:
             raise ValueError(f"sim_regularity must be >= 0, got {sim_regularity}")
-        self.num_entities = int(num_entities)
-        self.num_kg_relations = int(num_kg_relations)
         self.embedding_dim = int(embedding_dim)
         self.num_layers = int(num_layers)
         self.num_intents = int(num_intents)
@@ -171,25 +166,13 @@ class KGIN(Recommender):
         self.relation_embedding = nn.Embedding(num_intent_relations, self.embedding_dim)
         self.intent_logits = nn.Parameter(torch.empty(self.num_intents, num_intent_relations))
         self.intent_keys = nn.Parameter(torch.empty(self.num_intents, self.embedding_dim))
-        self._ckg = CKGCache()
         self.reset_parameters()
-
-    @classmethod
-    def from_graph(cls, graph: HeteroData, **hyperparameters: Any) -> "KGIN":
-        num_users, num_items, num_entities, num_kg_relations = ckg_sizes(graph)
-        return cls(num_users, num_items, num_entities, num_kg_relations, **hyperparameters)
 
     def reset_parameters(self) -> None:
         # Xavier uniform for every table, as the official code.
         for weight in (self.embedding.weight, self.relation_embedding.weight, self.intent_logits, self.intent_keys):
             nn.init.xavier_uniform_(weight)
         self._ckg.clear()
-
-    def collaborative_kg(self, graph: HeteroData) -> CollaborativeKG:
-        """The cached CKG view of ``graph`` on this model's device, size-checked."""
-        view = self._ckg.get(graph, self.embedding.weight.device)
-        check_sizes(view, self)
-        return view
 
     def intent_embeddings(self) -> Tensor:
         r"""``[P, d]`` :math:`e_p = \sum_r \mathrm{softmax}_r(w_p)_r\, e_r`."""

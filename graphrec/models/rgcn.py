@@ -36,7 +36,7 @@ on ml-100k's CKG on a CPU.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -46,15 +46,14 @@ from torch_geometric.nn import RGCNConv
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import scatter
 
-from .base import Recommender
-from .ckg import CKGCache, CollaborativeKG, check_sizes, ckg_sizes, segment_matmul
+from .ckg import CollaborativeKG, KGRecommender, segment_matmul
 
 __all__ = ["RGCN", "rgcn_layer"]
 
 _COMBINATIONS = ("mean", "concat", "last")
 
 
-class RGCN(Recommender):
+class RGCN(KGRecommender):
     """R-GCN encoder over users, items and KG entities; see the module docstring.
 
     Args:
@@ -85,17 +84,13 @@ class RGCN(Recommender):
         dropout: float = 0.0,
         layer_combination: str = "mean",
     ) -> None:
-        super().__init__(num_users, num_items)
-        if num_entities < 0 or num_kg_relations < 0:
-            raise ValueError(f"num_entities and num_kg_relations must be >= 0, got {num_entities}, {num_kg_relations}")
+        super().__init__(num_users, num_items, num_entities, num_kg_relations)
         if embedding_dim < 1 or num_layers < 0:
             raise ValueError(f"need embedding_dim >= 1 and num_layers >= 0, got {embedding_dim}, {num_layers}")
         if layer_combination not in _COMBINATIONS:
             raise ValueError(f"layer_combination must be one of {_COMBINATIONS}, got {layer_combination!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        self.num_entities = int(num_entities)
-        self.num_kg_relations = int(num_kg_relations)
         self.num_relations = 2 * (1 + self.num_kg_relations)
         self.embedding_dim = int(embedding_dim)
         self.num_layers = int(num_layers)
@@ -115,13 +110,7 @@ class RGCN(Recommender):
             )
             for _ in range(self.num_layers)
         )
-        self._ckg = CKGCache()
         self.reset_parameters()
-
-    @classmethod
-    def from_graph(cls, graph: HeteroData, **hyperparameters: Any) -> "RGCN":
-        num_users, num_items, num_entities, num_kg_relations = ckg_sizes(graph)
-        return cls(num_users, num_items, num_entities, num_kg_relations, **hyperparameters)
 
     @property
     def output_dim(self) -> int:
@@ -133,12 +122,6 @@ class RGCN(Recommender):
         for conv in self.convs:
             conv.reset_parameters()
         self._ckg.clear()
-
-    def collaborative_kg(self, graph: HeteroData) -> CollaborativeKG:
-        """The cached CKG view of ``graph`` on this model's device, size-checked."""
-        view = self._ckg.get(graph, self.embedding.weight.device)
-        check_sizes(view, self)
-        return view
 
     def node_embeddings(self, graph: HeteroData) -> Tensor:
         """``[N, output_dim]`` combined representations of every CKG node."""
