@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from graphrec.data import IdMap, Interactions
+from graphrec.data import IdMap, Interactions, KnowledgeGraph, RecDataset
 
 
 def training_auc(model, graph, train: Interactions) -> float:
@@ -42,3 +42,28 @@ def read_ml100k(data_root: Path) -> Interactions:
         rating=frame["rating"].to_numpy(),
         timestamp=frame["timestamp"].to_numpy(),
     )
+
+
+def tiny_dataset(with_kg: bool = True, relation_names=("film.film.genre", "sequel")) -> RecDataset:
+    """The hand-checkable dataset of the graph and CKG tests: 3 users, 4 items, entities a-e
+    (a = item 2, d = item 0), two relations; a duplicated click (u1, i1) and triple (a, genre, c)."""
+    users, items = IdMap(["u0", "u1", "u2"]), IdMap(["i0", "i1", "i2", "i3"])
+    train = Interactions(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 3]), users, items)
+    valid = Interactions(np.array([2]), np.array([0]), users, items)
+    test = Interactions(np.array([0, 1]), np.array([2, 3]), users, items)
+    kg = KnowledgeGraph(
+        head=np.array([3, 0, 0, 4, 3, 1]),
+        relation=np.array([0, 0, 0, 0, 1, 1]),
+        tail=np.array([1, 2, 2, 1, 0, 3]),
+        entity_names=np.array(list("abcde"), dtype=object),
+        relation_names=np.array(list(relation_names), dtype=object),
+        item_entity=np.array([3, -1, 0, -1]),
+    )
+    return RecDataset("tiny", train, test, valid, kg if with_kg else None)
+
+
+# Distinct (head, canonical relation, tail) of tiny_dataset's collaborative KG, homogeneous
+# ids (users 0-2, items 3-6, entity nodes b=7 c=8 e=9; relations 0 interacts, 1 genre,
+# 2 sequel, 3-5 their reverses), written out from the dataset by hand.
+_TINY_FORWARD = [(0, 0, 3), (0, 0, 4), (1, 0, 4), (2, 0, 6), (3, 1, 7), (5, 1, 8), (9, 1, 7), (3, 2, 5), (7, 2, 3)]
+TINY_TRIPLES = _TINY_FORWARD + [(t, r + 3, h) for h, r, t in _TINY_FORWARD]

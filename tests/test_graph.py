@@ -21,6 +21,7 @@ from torch_geometric.nn import HeteroConv, RGCNConv, SAGEConv, to_hetero
 
 from graphrec import graph
 from graphrec.data import IdMap, Interactions, KnowledgeGraph, RecDataset
+from tests.helpers import tiny_dataset
 
 # ---------------------------------------------------------------------------
 # The tiny hand-built dataset
@@ -46,22 +47,6 @@ EXPECTED_FORWARD = {
     ("entity", SEQUEL, "item"): [[0], [0]],
 }
 EXPECTED_RELATION = {GENRE: 0, SEQUEL: 1}
-
-
-def tiny_dataset(with_kg: bool = True, relation_names=("film.film.genre", "sequel")) -> RecDataset:
-    users, items = IdMap(["u0", "u1", "u2"]), IdMap(["i0", "i1", "i2", "i3"])
-    train = Interactions(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 3]), users, items)
-    valid = Interactions(np.array([2]), np.array([0]), users, items)
-    test = Interactions(np.array([0, 1]), np.array([2, 3]), users, items)
-    kg = KnowledgeGraph(
-        head=np.array([3, 0, 0, 4, 3, 1]),
-        relation=np.array([0, 0, 0, 0, 1, 1]),
-        tail=np.array([1, 2, 2, 1, 0, 3]),
-        entity_names=np.array(list("abcde"), dtype=object),
-        relation_names=np.array(list(relation_names), dtype=object),
-        item_entity=np.array([3, -1, 0, -1]),
-    )
-    return RecDataset("tiny", train, test, valid, kg if with_kg else None)
 
 
 def reverse_type(edge_type: Tuple[str, str, str]) -> Tuple[str, str, str]:

@@ -14,28 +14,14 @@ import pytest
 import torch
 
 from graphrec import graph
-from graphrec.data import IdMap, Interactions, KnowledgeGraph, RecDataset, synthetic
+from graphrec.data import synthetic
 from graphrec.models.ckg import CKGCache, check_sizes, ckg_sizes, collaborative_kg, segment_matmul
+from tests.helpers import tiny_dataset
 
 # Entities a b c d e (0..4); a is item 2, d is item 0; b, c, e are entity nodes.
 # Homogeneous ids: users 0-2, items 3-6, entity nodes b=7, c=8, e=9.
 # Relations: genre (0), sequel (1) -> canonical 0 interacts, 1 genre, 2 sequel,
 # 3 rev_interacts, 4 rev_genre, 5 rev_sequel.
-
-
-def tiny_dataset(with_kg: bool = True) -> RecDataset:
-    users, items = IdMap(["u0", "u1", "u2"]), IdMap(["i0", "i1", "i2", "i3"])
-    train = Interactions(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 3]), users, items)
-    test = Interactions(np.array([0, 1]), np.array([2, 3]), users, items)
-    kg = KnowledgeGraph(
-        head=np.array([3, 0, 0, 4, 3, 1]),
-        relation=np.array([0, 0, 0, 0, 1, 1]),
-        tail=np.array([1, 2, 2, 1, 0, 3]),
-        entity_names=np.array(list("abcde"), dtype=object),
-        relation_names=np.array(["film.film.genre", "sequel"], dtype=object),
-        item_entity=np.array([3, -1, 0, -1]),
-    )
-    return RecDataset("tiny", train, test, kg=kg if with_kg else None)
 
 
 # (head, tail) per canonical relation, distinct, in the documented order

@@ -10,30 +10,12 @@ import torch
 import torch.nn.functional as F
 
 from graphrec import graph
-from graphrec.data import IdMap, Interactions, KnowledgeGraph, RecDataset, synthetic
+from graphrec.data import synthetic
 from graphrec.models import create_model
 from graphrec.models.kgat import KGAT
-from tests.helpers import training_auc
+from tests.helpers import TINY_TRIPLES, tiny_dataset, training_auc
 
 
-def tiny_dataset(with_kg: bool = True) -> RecDataset:
-    """tests/test_graph.py's tiny dataset: 3 users, 4 items, entities a-e (a = item 2, d = item 0)."""
-    users, items = IdMap(["u0", "u1", "u2"]), IdMap(["i0", "i1", "i2", "i3"])
-    train = Interactions(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 3]), users, items)
-    test = Interactions(np.array([0, 1]), np.array([2, 3]), users, items)
-    kg = KnowledgeGraph(
-        head=np.array([3, 0, 0, 4, 3, 1]), relation=np.array([0, 0, 0, 0, 1, 1]), tail=np.array([1, 2, 2, 1, 0, 3]),
-        entity_names=np.array(list("abcde"), dtype=object), relation_names=np.array(["genre", "sequel"], dtype=object),
-        item_entity=np.array([3, -1, 0, -1]),
-    )
-    return RecDataset("tiny", train, test, kg=kg if with_kg else None)
-
-
-# Distinct (head, canonical relation, tail) of the tiny CKG, homogeneous ids
-# (users 0-2, items 3-6, entity nodes b=7 c=8 e=9; relations 0 interacts,
-# 1 genre, 2 sequel, 3-5 their reverses), written out from the dataset by hand.
-_FORWARD = [(0, 0, 3), (0, 0, 4), (1, 0, 4), (2, 0, 6), (3, 1, 7), (5, 1, 8), (9, 1, 7), (3, 2, 5), (7, 2, 3)]
-TINY_TRIPLES = _FORWARD + [(t, r + 3, h) for h, r, t in _FORWARD]
 NUM_NODES = 10
 
 
