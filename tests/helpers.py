@@ -67,3 +67,23 @@ def tiny_dataset(with_kg: bool = True, relation_names=("film.film.genre", "seque
 # 2 sequel, 3-5 their reverses), written out from the dataset by hand.
 _TINY_FORWARD = [(0, 0, 3), (0, 0, 4), (1, 0, 4), (2, 0, 6), (3, 1, 7), (5, 1, 8), (9, 1, 7), (3, 2, 5), (7, 2, 3)]
 TINY_TRIPLES = _TINY_FORWARD + [(t, r + 3, h) for h, r, t in _TINY_FORWARD]
+
+
+def bpr_training(model, graph, train: Interactions, *, lr: float, steps: int = 50, generator=None) -> None:
+    """``steps`` full-batch BPR steps with Adam (one uniform negative per training pair,
+    drawn from torch's global generator), plus the model's auxiliary loss when it has
+    one (drawing from ``generator``). A sanity loop for models, independent of the Trainer."""
+    users, items = torch.from_numpy(train.user), torch.from_numpy(train.item)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        negatives = torch.randint(0, model.num_items, items.shape)
+        user_emb, item_emb = model(graph)
+        margin = model.score(user_emb[users], item_emb[items]) - model.score(user_emb[users], item_emb[negatives])
+        loss = -torch.nn.functional.logsigmoid(margin).mean()
+        auxiliary = model.auxiliary_loss(graph, generator=generator)
+        if auxiliary is not None:
+            loss = loss + auxiliary
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()

@@ -7,13 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from graphrec import graph
 from graphrec.data import synthetic
 from graphrec.models import create_model
 from graphrec.models.kgat import KGAT
-from tests.helpers import TINY_TRIPLES, tiny_dataset, training_auc
+from tests.helpers import TINY_TRIPLES, bpr_training, tiny_dataset, training_auc
 
 
 NUM_NODES = 10
@@ -218,17 +217,8 @@ def test_bpr_training_raises_training_auc() -> None:
     data = graph.build(dataset)
     torch.manual_seed(0)
     model = create_model("kgat", data, embedding_dim=16, relation_dim=16, layer_sizes=(16, 16), kg_batch_size=256)
-    users, items = torch.from_numpy(dataset.train.user), torch.from_numpy(dataset.train.item)
     before = training_auc(model, data, dataset.train)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(50):
-        negatives = torch.randint(0, model.num_items, items.shape)
-        user_emb, item_emb = model(data)
-        margin = model.score(user_emb[users], item_emb[items]) - model.score(user_emb[users], item_emb[negatives])
-        loss = -F.logsigmoid(margin).mean() + model.auxiliary_loss(data, generator=generator)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    bpr_training(model, data, dataset.train, lr=0.02, generator=generator)
     after = training_auc(model, data, dataset.train)
     assert after > before + 0.1 and after > 0.75, (before, after)

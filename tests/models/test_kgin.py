@@ -10,13 +10,12 @@ import itertools
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from graphrec import graph
 from graphrec.data import synthetic
 from graphrec.models import create_model
 from graphrec.models.kgin import KGIN, distance_correlation, independence_loss
-from tests.helpers import tiny_dataset, training_auc
+from tests.helpers import bpr_training, tiny_dataset, training_auc
 
 
 # The tiny CKG by hand, in the item/entity table's own ids: items 0-3, entity
@@ -197,16 +196,7 @@ def test_bpr_training_raises_training_auc() -> None:
     data = graph.build(dataset)
     torch.manual_seed(0)
     model = create_model("kgin", data, embedding_dim=16, num_layers=2)
-    users, items = torch.from_numpy(dataset.train.user), torch.from_numpy(dataset.train.item)
     before = training_auc(model, data, dataset.train)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(50):
-        negatives = torch.randint(0, model.num_items, items.shape)
-        user_emb, item_emb = model(data)
-        margin = model.score(user_emb[users], item_emb[items]) - model.score(user_emb[users], item_emb[negatives])
-        loss = -F.logsigmoid(margin).mean() + model.auxiliary_loss(data)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    bpr_training(model, data, dataset.train, lr=0.02)
     after = training_auc(model, data, dataset.train)
     assert after > before + 0.1 and after > 0.8, (before, after)

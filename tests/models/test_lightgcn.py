@@ -9,7 +9,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.models import LightGCN as PyGLightGCN
 
@@ -17,7 +16,7 @@ from graphrec.data import load, synthetic
 from graphrec.graph import build
 from graphrec.models import create_model
 from graphrec.models.lightgcn import LightGCN
-from tests.helpers import training_auc
+from tests.helpers import bpr_training, training_auc
 
 
 def random_graph(seed: int, num_users: int = 30, num_items: int = 20, density: float = 0.15) -> HeteroData:
@@ -145,16 +144,7 @@ def test_bpr_training_raises_training_auc():
     graph = build(dataset)
     torch.manual_seed(0)
     model = create_model("lightgcn", graph, embedding_dim=16)
-    users, items = torch.from_numpy(dataset.train.user), torch.from_numpy(dataset.train.item)
     before = training_auc(model, graph, dataset.train)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    for _ in range(50):
-        negatives = torch.randint(0, model.num_items, items.shape)
-        user_emb, item_emb = model(graph)
-        margin = model.score(user_emb[users], item_emb[items]) - model.score(user_emb[users], item_emb[negatives])
-        loss = -F.logsigmoid(margin).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    bpr_training(model, graph, dataset.train, lr=0.05)
     after = training_auc(model, graph, dataset.train)
     assert after > before + 0.1 and after > 0.85, (before, after)

@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch_geometric.data import HeteroData
 
 from graphrec.data import synthetic
 from graphrec.graph import build
 from graphrec.models import create_model
 from graphrec.models.ngcf import NGCF
-from tests.helpers import training_auc
+from tests.helpers import bpr_training, training_auc
 
 NUM_USERS, NUM_ITEMS = 12, 8
 
@@ -139,17 +138,7 @@ def test_bpr_training_raises_training_auc():
     graph = build(dataset)
     torch.manual_seed(0)
     model = create_model("ngcf", graph, embedding_dim=16)
-    users, items = torch.from_numpy(dataset.train.user), torch.from_numpy(dataset.train.item)
     before = training_auc(model.eval(), graph, dataset.train)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    model.train()
-    for _ in range(50):
-        negatives = torch.randint(0, model.num_items, items.shape)
-        user_emb, item_emb = model(graph)
-        margin = model.score(user_emb[users], item_emb[items]) - model.score(user_emb[users], item_emb[negatives])
-        loss = -F.logsigmoid(margin).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    bpr_training(model, graph, dataset.train, lr=0.05)
     after = training_auc(model.eval(), graph, dataset.train)
     assert after > before + 0.2 and after > 0.85, (before, after)

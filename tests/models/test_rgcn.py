@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch_geometric.nn import RGCNConv
 
 from graphrec import graph
@@ -16,7 +15,7 @@ from graphrec.data import synthetic
 from graphrec.models import create_model
 from graphrec.models.ckg import collaborative_kg
 from graphrec.models.rgcn import RGCN, rgcn_layer
-from tests.helpers import TINY_TRIPLES, tiny_dataset, training_auc
+from tests.helpers import TINY_TRIPLES, bpr_training, tiny_dataset, training_auc
 
 
 def rgcn_layer_numpy(x, triples, num_relations, basis, comp, root, bias):
@@ -170,16 +169,7 @@ def test_bpr_training_raises_training_auc() -> None:
     data = graph.build(dataset)
     torch.manual_seed(0)
     model = create_model("rgcn", data, embedding_dim=16)
-    users, items = torch.from_numpy(dataset.train.user), torch.from_numpy(dataset.train.item)
     before = training_auc(model, data, dataset.train)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(50):
-        negatives = torch.randint(0, model.num_items, items.shape)
-        user_emb, item_emb = model(data)
-        margin = model.score(user_emb[users], item_emb[items]) - model.score(user_emb[users], item_emb[negatives])
-        loss = -F.logsigmoid(margin).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    bpr_training(model, data, dataset.train, lr=0.02)
     after = training_auc(model, data, dataset.train)
     assert after > before + 0.1 and after > 0.75, (before, after)
