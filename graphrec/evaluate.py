@@ -49,7 +49,7 @@ from torch import Tensor
 
 from .data.interactions import Interactions
 from .data.sampling import UniformNegativeSampler
-from .metrics import RANKING_METRICS, longtail_items, ranking_metrics
+from .metrics import RANKING_METRICS, check_ranking_arguments, longtail_items, ranking_metrics
 
 __all__ = ["Evaluator", "sampled_evaluate", "top_k"]
 
@@ -130,13 +130,7 @@ class Evaluator:
     ) -> None:
         exclude = list(exclude)
         _check_id_space(test, exclude)
-        self.ks: Tuple[int, ...] = tuple(dict.fromkeys(int(k) for k in ks))
-        if not self.ks or min(self.ks) < 1:
-            raise ValueError(f"ks must be positive integers, got {list(ks)}")
-        unknown = [name for name in metrics if name not in RANKING_METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(RANKING_METRICS)}")
-        self.metrics: Tuple[str, ...] = tuple(metrics)
+        self.ks, self.metrics = check_ranking_arguments(ks, metrics)
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.batch_size = int(batch_size)

@@ -24,7 +24,7 @@ top, as in the LightGCN / NGCF evaluation code.
 from __future__ import annotations
 
 import math
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -109,3 +109,15 @@ def longtail_items(popularity: Tensor, head_share: float = 0.2) -> Tensor:
     tail = torch.ones(num_items, dtype=torch.bool, device=popularity.device)
     tail[order[:head_size]] = False
     return tail
+
+
+def check_ranking_arguments(ks: Sequence[int], metrics: Sequence[str]) -> Tuple[Tuple[int, ...], Tuple[str, ...]]:
+    """``(ks, metrics)`` as tuples, cut-offs de-duplicated in order; ``ValueError`` for a cut-off
+    below 1 or a metric name outside :data:`RANKING_METRICS`."""
+    cutoffs = tuple(dict.fromkeys(int(k) for k in ks))
+    if not cutoffs or min(cutoffs) < 1:
+        raise ValueError(f"ks must be positive integers, got {list(ks)}")
+    unknown = [name for name in metrics if name not in RANKING_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {list(RANKING_METRICS)}")
+    return cutoffs, tuple(metrics)

@@ -63,7 +63,7 @@ from torch import Tensor
 
 from .data.dataset import RecDataset
 from .data.interactions import Interactions
-from .metrics import RANKING_METRICS, ranking_metrics
+from .metrics import RANKING_METRICS, check_ranking_arguments, ranking_metrics
 
 if TYPE_CHECKING:
     from .data.synthetic_world import SyntheticWorld
@@ -144,13 +144,7 @@ class CandidateEvaluator:
         for part in exclude:
             if part.user_ids != candidates.user_ids or part.item_ids != candidates.item_ids:
                 raise ValueError("exclude must share the id space (user_ids, item_ids) of candidates")
-        self.ks: Tuple[int, ...] = tuple(dict.fromkeys(int(k) for k in ks))
-        if not self.ks or min(self.ks) < 1:
-            raise ValueError(f"ks must be positive integers, got {list(ks)}")
-        unknown = [name for name in metrics if name not in RANKING_METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(RANKING_METRICS)}")
-        self.metrics: Tuple[str, ...] = tuple(metrics)
+        self.ks, self.metrics = check_ranking_arguments(ks, metrics)
         self.auc = bool(auc)
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")

@@ -1,7 +1,7 @@
 """User-item interactions in one contiguous id space."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np

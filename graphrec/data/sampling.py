@@ -20,9 +20,29 @@ from torch import Tensor
 
 from .interactions import Interactions
 
-__all__ = ["UniformNegativeSampler", "PopularityNegativeSampler"]
+__all__ = ["PairSet", "UniformNegativeSampler", "PopularityNegativeSampler"]
 
 Device = Union[torch.device, str]
+
+
+class PairSet:
+    """The distinct (user, item) pairs of some interactions, for exact membership tests on a device.
+
+    ``keys`` holds the sorted distinct ``user * num_items + item``; a pair is a
+    member iff its key occurs there, found with one ``torch.searchsorted``.
+    """
+
+    def __init__(self, interactions: Interactions, *, device: Device = "cpu") -> None:
+        self.num_items = interactions.num_items
+        self.keys = torch.from_numpy(np.unique(interactions.pair_keys())).to(torch.device(device))
+
+    def contains(self, users: Tensor, items: Tensor) -> Tensor:
+        """Boolean tensor shaped like ``items``: is ``(users[k], items[k])`` a member."""
+        keys = users * self.num_items + items
+        if self.keys.numel() == 0:
+            return torch.zeros_like(keys, dtype=torch.bool)
+        position = torch.searchsorted(self.keys, keys).clamp_(max=self.keys.numel() - 1)
+        return self.keys[position] == keys
 
 
 class _RejectionNegativeSampler:
@@ -40,8 +60,8 @@ class _RejectionNegativeSampler:
         self._user_ids = train.user_ids
 
     def _index_positives(self, train: Interactions, eligible_items: np.ndarray) -> None:
-        keys = np.unique(train.pair_keys())  # sorted, one key per distinct pair
-        self._positive_keys = torch.from_numpy(keys).to(self.device)
+        self._positives = PairSet(train, device=self.device)
+        keys = self._positives.keys.cpu().numpy()  # sorted, one key per distinct pair
         # A user is exhausted when its positives cover every item the proposal can draw.
         positive_user = keys // self.num_items
         positive_item = keys % self.num_items
@@ -51,13 +71,6 @@ class _RejectionNegativeSampler:
 
     def _draw(self, count: int, generator: Optional[torch.Generator]) -> Tensor:
         raise NotImplementedError
-
-    def _is_positive(self, users: Tensor, items: Tensor) -> Tensor:
-        keys = users * self.num_items + items
-        if self._positive_keys.numel() == 0:
-            return torch.zeros_like(keys, dtype=torch.bool)
-        position = torch.searchsorted(self._positive_keys, keys).clamp_(max=self._positive_keys.numel() - 1)
-        return self._positive_keys[position] == keys
 
     def sample(
         self,
@@ -96,11 +109,11 @@ class _RejectionNegativeSampler:
 
         flat_users = users.repeat_interleave(num_negatives)
         items = self._draw(flat_users.numel(), generator)
-        pending = torch.nonzero(self._is_positive(flat_users, items)).squeeze(1)
+        pending = torch.nonzero(self._positives.contains(flat_users, items)).squeeze(1)
         while pending.numel():
             redrawn = self._draw(pending.numel(), generator)
             items[pending] = redrawn
-            pending = pending[self._is_positive(flat_users[pending], redrawn)]
+            pending = pending[self._positives.contains(flat_users[pending], redrawn)]
         return items.view(users.numel(), num_negatives)
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from ..data.interactions import Interactions
-from ..data.sampling import UniformNegativeSampler
+from ..data.sampling import PairSet, UniformNegativeSampler
 
 __all__ = ["PopularityMarginSampler"]
 
@@ -68,15 +68,8 @@ class PopularityMarginSampler:
         self.counts = torch.from_numpy(counts.astype(np.float64)).to(self.device)
         self._order = torch.from_numpy(order).to(self.device)
         self._sorted_counts = torch.from_numpy(counts[order].astype(np.float64)).to(self.device)
-        self._positive_keys = torch.from_numpy(np.unique(train.pair_keys())).to(self.device)
+        self._positives = PairSet(train, device=self.device)
         self._uniform = UniformNegativeSampler(train, device=self.device)
-
-    def _is_positive(self, users: Tensor, items: Tensor) -> Tensor:
-        keys = users * self.num_items + items
-        if self._positive_keys.numel() == 0:
-            return torch.zeros_like(keys, dtype=torch.bool)
-        position = torch.searchsorted(self._positive_keys, keys).clamp_(max=self._positive_keys.numel() - 1)
-        return self._positive_keys[position] == keys
 
     def candidate_sets(self, positives: Tensor) -> "tuple[Tensor, Tensor]":
         """``(start, size)`` of the more popular set ``[start, num_items)`` and the size
@@ -116,7 +109,7 @@ class PopularityMarginSampler:
             offset = torch.minimum(offset, size[pending] - 1)
             drawn = self._order[start[pending] + offset]
             items[pending] = drawn
-            pending = pending[self._is_positive(flat_users[pending], drawn)]
+            pending = pending[self._positives.contains(flat_users[pending], drawn)]
         fallback.append(pending)
         rest = torch.cat(fallback)
         if rest.numel():
