@@ -427,6 +427,7 @@ class Trainer:
 
         self.model = model.to(self.device)
         self.debias = (debias if debias is not None else Debiaser()).to(self.device)
+        self.debias.set_training_loss(loss)
         if self.world_size > 1 and not self.debias.per_example_loss:
             raise ValueError(
                 f"debias {self.debias.name!r} reduces the loss by something other than the example count "

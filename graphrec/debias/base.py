@@ -23,7 +23,8 @@ Two levels of hooks:
   :meth:`Debiaser.training_scores`, :meth:`Debiaser.loss`,
   :meth:`Debiaser.ranking_scores`, plus :meth:`Debiaser.initial_embeddings`
   (extra rows for the L2 penalty), :meth:`Debiaser.negative_sampler` (a
-  sampler that replaces the trainer's) and :meth:`Debiaser.begin_epoch`.
+  sampler that replaces the trainer's), :meth:`Debiaser.set_training_loss`
+  (the trainer's loss name, once) and :meth:`Debiaser.begin_epoch`.
   They see the embeddings, so a method may add its own branches (MACR) or a
   second encoder (DICE).
 - **Simple hooks**, which the full hooks call by default, for a method that
@@ -166,6 +167,11 @@ class Debiaser(nn.Module):
     ) -> Optional[PairNegativeSampler]:
         """A sampler the trainer must use instead of its own, or ``None`` (default)."""
         return None
+
+    def set_training_loss(self, loss: str) -> None:
+        """Called once by the trainer with its loss name (``bpr``, ``bce``, ``softmax``)
+        before training. A method whose :meth:`loss` re-weights the loss's terms
+        itself records it, and refuses a loss it cannot re-weight (default: any loss)."""
 
     def begin_epoch(self, epoch: int) -> None:
         """Called before training epoch ``epoch`` (1-based; also after a resume), e.g. to

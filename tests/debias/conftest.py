@@ -92,6 +92,7 @@ def objective(model, debias, loss: str = "bpr", weight_decay: float = 0.0, graph
     from graphrec.losses import loss_function
     from graphrec.train import _Objective
 
+    debias.set_training_loss(loss)  # as the trainer does
     return _Objective(model, debias, graph, loss_function(loss), weight_decay, [])
 
 
