@@ -112,8 +112,9 @@ class Method:
     """One row of a benchmark table.
 
     ``debias`` / each entry of ``grid`` are :func:`graphrec.debias.create_debiaser`'s
-    name and arguments; the grid entry with the best validation metric is
-    reported. ``inference`` is ``(attribute, values)`` of an inference-only
+    name and arguments (an entry's ``loss``, if any, is the trainer's loss for
+    that entry instead of ``loss``); the grid entry with the best validation
+    metric is reported. ``inference`` is ``(attribute, values)`` of an inference-only
     knob of the debiaser, chosen on validation at every evaluation.
     ``baseline`` rows are references, not debiasers (no criterion applies).
     """
@@ -124,6 +125,11 @@ class Method:
     grid: Tuple[Mapping[str, Any], ...] = ({},)
     inference: Optional[Tuple[str, Tuple[Any, ...]]] = None
     baseline: bool = False
+
+    def loss_and_arguments(self, point: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
+        """A grid entry's training loss (its ``loss``, else the method's) and debiaser arguments."""
+        arguments = dict(point)
+        return arguments.pop("loss", self.loss), arguments
 
     def describe(self) -> Dict[str, Any]:
         described: Dict[str, Any] = {"debias": self.debias, "loss": self.loss, "grid": [dict(g) for g in self.grid]}
@@ -246,7 +252,8 @@ def train_one(
     """Train one configuration with early stopping on validation; its validation and test metrics."""
     seed_everything(seed)  # the initial parameters (model, then debiaser) follow the seed
     model = create_model(model_name, setup.graph, **benchmark.models[model_name])
-    debias = None if method.debias == "none" else create_debiaser(method.debias, setup.dataset, model, **debias_args)
+    loss, arguments = method.loss_and_arguments(debias_args)
+    debias = None if method.debias == "none" else create_debiaser(method.debias, setup.dataset, model, **arguments)
     valid, test = setup.valid, setup.test
     selection = None
     if method.inference is not None:
@@ -257,7 +264,7 @@ def train_one(
     options = {**benchmark.trainer, **benchmark.trainer_overrides.get(model_name, {})}
     began = time.perf_counter()
     trainer = Trainer(
-        model, setup.dataset, graph=setup.graph, loss=method.loss, seed=seed, device=device, debias=debias,
+        model, setup.dataset, graph=setup.graph, loss=loss, seed=seed, device=device, debias=debias,
         evaluators={"valid": valid, "test": test}, eval_metric=benchmark.metric, progress=False, **options,
     )
     result = trainer.fit()
@@ -757,18 +764,26 @@ SYNTHETIC_TRAINER: Dict[str, Any] = {
 SYNTHETIC_METHODS: Tuple[Method, ...] = (
     Method("naive"),
     Method("naive (BCE)", loss="bce", baseline=True),
-    # the world's true exposure probabilities q_ui; clipping trades bias for variance
     # the world's true exposure probabilities q_ui; clipping trades bias for variance, SNIPS
-    # (self-normalised) keeps the loss on the naive loss's scale
+    # (self-normalised) and normalize (loss over the mean click weight) keep the loss on the naive
+    # loss's scale, so that the weight decay chosen for naive training keeps its strength; the
+    # relevance estimator (Saito et al.) also relabels the negatives
     Method("IPS (true propensity)", "ips", grid=(
         *({"propensity": "dataset", "clip": c} for c in (0.01, 0.05, 0.2)),
         {"propensity": "dataset", "clip": 0.05, "self_normalized": True},
+        *({"propensity": "dataset", "clip": c, "normalize": True} for c in (0.1, 0.3, 0.5)),
+        {"propensity": "dataset", "clip": 0.3, "normalize": True, "estimator": "relevance"},
     )),
     Method("IPS (popularity)", "ips", grid=(
         *({"propensity": "popularity", "exponent": e} for e in (0.25, 0.5, 1.0)),
         {"propensity": "popularity", "exponent": 0.5, "self_normalized": True},
+        *({"propensity": "popularity", "exponent": e, "normalize": True} for e in (0.25, 0.5, 1.0)),
     )),
-    Method("MACR", "macr", loss="bce", inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0))),
+    # the paper's BCE and its official default alpha = beta = 1e-3, and a branch loss 100x
+    # stronger with either loss (the item branch then learns popularity, which the inference removes)
+    Method("MACR", "macr", loss="bce", grid=(
+        {}, {"alpha": 0.1, "beta": 0.1}, {"loss": "bpr"}, {"loss": "bpr", "alpha": 0.1, "beta": 0.1},
+    ), inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0))),
     Method("PDA (PD inference)", "pda", grid=tuple({"gamma": g, "inference": "pd"} for g in (0.1, 0.2, 0.4, 0.8))),
     # training counts of an item: median 12, 90th percentile 57, max ~670 (DICE's default margin 40
     # and pool 40 were set for ML-10M / Netflix counts); l2 discrepancy: dcor on 2048-pair batches
@@ -788,12 +803,21 @@ COAT_TRAINER: Dict[str, Any] = {
 COAT_METHODS: Tuple[Method, ...] = (
     Method("naive"),
     Method("naive (BCE)", loss="bce", baseline=True),
-    # Coat's propensities.ascii: min 0.0025, median 0.059
+    # Coat's propensities.ascii: min 0.0025, median 0.059. The relevance estimator is Saito et
+    # al.'s Rel-MF (BCE on the labels Y/theta, negatives from all items), made for implicit feedback
     Method("IPS (Coat propensity)", "ips", grid=(
         *({"propensity": "dataset", "clip": c} for c in (0.01, 0.05, 0.2)),
         {"propensity": "dataset", "clip": 0.05, "self_normalized": True},
+        *({"propensity": "dataset", "clip": c, "normalize": True} for c in (0.05, 0.2)),
+        *({"loss": "bce", "propensity": "dataset", "clip": c, "normalize": True, "estimator": "relevance"}
+          for c in (0.1, 0.2, 0.3)),
     )),
-    Method("IPS (popularity)", "ips", grid=tuple({"propensity": "popularity", "exponent": e} for e in (0.25, 0.5, 1.0))),
+    Method("IPS (popularity)", "ips", grid=(
+        *({"propensity": "popularity", "exponent": e} for e in (0.25, 0.5, 1.0)),
+        {"propensity": "popularity", "exponent": 0.5, "normalize": True},
+        *({"loss": "bce", "propensity": "popularity", "exponent": e, "clip": 0.1, "normalize": True,
+           "estimator": "relevance"} for e in (0.5, 1.0)),
+    )),
     Method("MACR", "macr", loss="bce", inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0))),
     Method("PDA (PD inference)", "pda", grid=tuple({"gamma": g, "inference": "pd"} for g in (0.1, 0.2, 0.4))),
     # training counts of an item (positives): median 4.5, 90th percentile 13, max 52
@@ -852,6 +876,9 @@ def _point(values: Mapping[str, Any], keys: Sequence[str]) -> str:
         if key == "self_normalized":
             if value:
                 shown.append("SNIPS")
+        elif key == "normalize":
+            if value:
+                shown.append("normalized")
         else:
             shown.append(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}")
     return ", ".join(shown)
