@@ -68,6 +68,10 @@ class RGCN(KGRecommender):
         activation: between layers; a name PyG's activation resolver knows.
         dropout: dropout on each layer's input (training only).
         layer_combination: ``'mean'`` (default), ``'concat'`` or ``'last'``.
+        init_std: draw the node table from ``N(0, init_std^2)`` (0.1 is MF's and
+            LightGCN's); ``None`` (default) keeps Xavier-uniform, whose scale
+            ``sqrt(6 / (N + d))`` shrinks with the number of nodes ``N`` (about
+            0.013, std 0.0074, on ml-100k's 36k-node CKG).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class RGCN(KGRecommender):
         activation: Union[str, Callable[[Tensor], Tensor]] = "relu",
         dropout: float = 0.0,
         layer_combination: str = "mean",
+        init_std: Optional[float] = None,
     ) -> None:
         super().__init__(num_users, num_items, num_entities, num_kg_relations)
         if embedding_dim < 1 or num_layers < 0:
@@ -100,6 +105,9 @@ class RGCN(KGRecommender):
         self.activation = activation_resolver(activation) if isinstance(activation, str) else activation
         self.dropout = float(dropout)
         self.layer_combination = layer_combination
+        if init_std is not None and not init_std > 0:
+            raise ValueError(f"init_std must be positive or None, got {init_std}")
+        self.init_std = None if init_std is None else float(init_std)
 
         num_nodes = self.num_users + self.num_items + self.num_entities
         self.embedding = nn.Embedding(num_nodes, self.embedding_dim)
@@ -118,7 +126,10 @@ class RGCN(KGRecommender):
         return self.embedding_dim * (self.num_layers + 1 if self.layer_combination == "concat" else 1)
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.embedding.weight)
+        if self.init_std is None:
+            nn.init.xavier_uniform_(self.embedding.weight)
+        else:
+            nn.init.normal_(self.embedding.weight, std=self.init_std)
         for conv in self.convs:
             conv.reset_parameters()
         self._ckg.clear()
@@ -153,6 +164,8 @@ class RGCN(KGRecommender):
             f"{super().extra_repr()}, num_entities={self.num_entities}, num_relations={self.num_relations}, "
             f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, num_bases={self.num_bases}, "
             f"layer_combination={self.layer_combination!r}"
+            # only when set, so that earlier runs' fingerprints still match
+            + (f", init_std={self.init_std}" if self.init_std is not None else "")
         )
 
 

@@ -173,3 +173,17 @@ def test_bpr_training_raises_training_auc() -> None:
     bpr_training(model, data, dataset.train, lr=0.02)
     after = training_auc(model, data, dataset.train)
     assert after > before + 0.1 and after > 0.75, (before, after)
+
+
+def test_init_std_draws_the_node_table_from_a_normal() -> None:
+    data = graph.build(synthetic(num_users=300, num_items=200, clicks_per_user=5.0, dim=4, seed=0).dataset)
+    torch.manual_seed(0)
+    normal = RGCN.from_graph(data, embedding_dim=32, init_std=0.1)
+    xavier = RGCN.from_graph(data, embedding_dim=32)
+    nodes = normal.embedding.weight.shape[0]
+    assert normal.embedding.weight.std().item() == pytest.approx(0.1, rel=0.03)
+    # Xavier-uniform: U(-a, a), a = sqrt(6 / (nodes + d)), std a / sqrt(3)
+    assert xavier.embedding.weight.std().item() == pytest.approx((6 / (nodes + 32)) ** 0.5 / 3**0.5, rel=0.03)
+    assert "init_std=0.1" in repr(normal) and "init_std" not in repr(xavier)
+    with pytest.raises(ValueError, match="init_std"):
+        RGCN.from_graph(data, init_std=0.0)
