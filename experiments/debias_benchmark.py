@@ -888,7 +888,11 @@ def _choice(selected: Sequence[Mapping[str, Any]], spec: Mapping[str, Any]) -> s
     """The varied hyper-parameters chosen on validation, per seed, in a compact form."""
     keys = _varied_keys(spec)
     parts = [_point(choice, keys) for choice in selected]
-    return "; ".join(parts) if any(parts) else "—"
+    if not any(parts):
+        return "—"
+    if len(parts) > 1 and len(set(parts)) == 1:
+        return f"{parts[0]} (every seed)"
+    return "; ".join(parts)
 
 
 def _delta(entry: Mapping[str, Any]) -> str:

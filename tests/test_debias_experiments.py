@@ -171,3 +171,15 @@ def test_inference_knob_follows_the_best_validation_evaluation(bench):
     assert returned == [0.5, 0.7, 0.7]
     assert selection.selected == 1.0
     assert test.evaluate(None) == {"c": 1.0}
+
+
+def test_a_grid_entry_may_set_the_trainers_loss(bench):
+    method = bench.Method("IPS", "ips", loss="bpr", grid=({"clip": 0.1}, {"loss": "bce", "estimator": "relevance"}))
+    assert method.loss_and_arguments(method.grid[0]) == ("bpr", {"clip": 0.1})
+    assert method.loss_and_arguments(method.grid[1]) == ("bce", {"estimator": "relevance"})
+    assert method.grid[1] == {"loss": "bce", "estimator": "relevance"}  # the grid entry is left as it was
+    # the chosen settings column names the varied keys, once when every seed chose the same
+    spec = {"grid": [dict(point) for point in method.grid]}
+    same = [{"loss": "bce", "estimator": "relevance"}] * 3
+    assert bench._choice(same, spec) == "loss bce, estimator relevance (every seed)"
+    assert bench._choice([{"clip": 0.1}, same[0]], spec) == "clip 0.1; loss bce, estimator relevance"
