@@ -32,9 +32,12 @@ validation metric is computed; training stops after ``patience`` evaluations
 without improvement and the best evaluation's parameters are tested. A
 method's *training* hyper-parameters (a small grid, :class:`Method.grid`) are
 chosen by the best validation metric among separately trained runs; an
-*inference-only* knob (MACR's ``c``, DICE's ``inference``) is chosen at every
-evaluation among its values (:class:`InferenceSelection`), so the epoch and
-the knob are selected together, on validation only. ``--tune each`` repeats
+*inference-only* knob is chosen on validation among its values
+(:class:`InferenceSelection`): DICE's ``inference`` at every evaluation, so
+the epoch and the knob are selected together; MACR's ``c`` once, after
+training, at the epoch its factual score (``c = 0``) selected (chosen at every
+evaluation, a large ``c`` made barely trained models win validation and stop
+training early). ``--tune each`` repeats
 the grid selection on every seed (Coat's default); ``--tune first`` selects on
 the first seed and trains only that choice on the others (the default of the
 costlier synthetic and ml-100k benchmarks).
@@ -125,6 +128,9 @@ class Method:
     grid: Tuple[Mapping[str, Any], ...] = ({},)
     inference: Optional[Tuple[str, Tuple[Any, ...]]] = None
     baseline: bool = False
+    #: choose the inference knob at every evaluation (False), or once after training (True):
+    #: epochs are then selected with its first value, and the knob on validation at the best epoch
+    inference_after_training: bool = False
 
     def loss_and_arguments(self, point: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
         """A grid entry's training loss (its ``loss``, else the method's) and debiaser arguments."""
@@ -135,22 +141,36 @@ class Method:
         described: Dict[str, Any] = {"debias": self.debias, "loss": self.loss, "grid": [dict(g) for g in self.grid]}
         if self.inference is not None:
             described["inference"] = {self.inference[0]: list(self.inference[1])}
+            if self.inference_after_training:
+                described["inference_after_training"] = True
         return described
 
 
 class InferenceSelection:
-    """An inference-only knob of a debiaser, chosen on validation together with the epoch.
+    """An inference-only knob of a debiaser, chosen on validation.
 
-    The validation evaluator (:meth:`valid`) evaluates the ranking once per
-    value of ``attribute`` (set on the debiaser; its ``ranking_scores`` reads
-    it at every call) and returns the metrics of the value with the highest
-    ``metric`` (the first such value on ties). The test evaluator
+    At every evaluation (default): the validation evaluator (:meth:`valid`)
+    evaluates the ranking once per value of ``attribute`` (set on the
+    debiaser; its ``ranking_scores`` reads it at every call) and returns the
+    metrics of the value with the highest ``metric`` (the first such value on
+    ties), so the epoch and the knob are selected together. The test evaluator
     (:meth:`test`) sets the value chosen at the best validation evaluation,
     i.e. the first evaluation with the highest metric, the trainer's own rule
     for the best epoch (a strictly higher metric improves), and evaluates once.
+
+    After training (``after_training=True``): validation during training uses
+    the first value only (MACR's ``c = 0``, its factual score), so the epochs
+    are those of the trained model alone; the test evaluator, called once
+    the best epoch's parameters are restored, first evaluates every value on
+    the validation data (:attr:`final_valid` keeps the chosen value's
+    metrics), then tests the chosen value. This keeps a value that only
+    flatters a barely trained model (a large ``c`` ranks by the counterfactual
+    term alone) from deciding when training stops.
     """
 
-    def __init__(self, debias: Debiaser, attribute: str, values: Sequence[Any], metric: str) -> None:
+    def __init__(
+        self, debias: Debiaser, attribute: str, values: Sequence[Any], metric: str, *, after_training: bool = False
+    ) -> None:
         if not hasattr(debias, attribute):
             raise ValueError(f"{type(debias).__name__} has no attribute {attribute!r} to select")
         if not values:
@@ -159,11 +179,16 @@ class InferenceSelection:
         self.attribute = attribute
         self.values = list(values)
         self.metric = metric
+        self.after_training = after_training
         self.history: List[Tuple[float, Any]] = []  # (best metric, its value) per validation evaluation
+        self.final_valid: Optional[Dict[str, float]] = None  # after_training: the chosen value's metrics
+        self._final_choice: Any = None
 
     @property
     def selected(self) -> Any:
-        """The value chosen at the best validation evaluation so far."""
+        """The value chosen at the best validation evaluation so far (after training: the final choice)."""
+        if self.after_training and self.final_valid is not None:
+            return self._final_choice
         if not self.history:
             raise RuntimeError("no validation evaluation has happened yet")
         best, chosen = -math.inf, self.history[0][1]
@@ -172,24 +197,33 @@ class InferenceSelection:
                 best, chosen = metric, value
         return chosen
 
+    def _best(self, evaluator: Any, score_fn: ScoreFn, values: Sequence[Any]) -> Tuple[Dict[str, float], Any]:
+        best: Optional[Dict[str, float]] = None
+        chosen = values[0]
+        for value in values:
+            setattr(self.debias, self.attribute, value)
+            metrics = evaluator.evaluate(score_fn)
+            if best is None or metrics[self.metric] > best[self.metric]:
+                best, chosen = metrics, value
+        assert best is not None
+        setattr(self.debias, self.attribute, chosen)
+        return best, chosen
+
     def valid(self, evaluator: Any) -> "_Evaluate":
         def evaluate(score_fn: ScoreFn) -> Dict[str, float]:
-            best: Optional[Dict[str, float]] = None
-            chosen = self.values[0]
-            for value in self.values:
-                setattr(self.debias, self.attribute, value)
-                metrics = evaluator.evaluate(score_fn)
-                if best is None or metrics[self.metric] > best[self.metric]:
-                    best, chosen = metrics, value
-            assert best is not None
+            best, chosen = self._best(evaluator, score_fn, self.values[:1] if self.after_training else self.values)
             self.history.append((best[self.metric], chosen))
-            setattr(self.debias, self.attribute, chosen)
             return best
 
         return _Evaluate(evaluate)
 
-    def test(self, evaluator: Any) -> "_Evaluate":
+    def test(self, evaluator: Any, valid_evaluator: Any = None) -> "_Evaluate":
+        if self.after_training and valid_evaluator is None:
+            raise ValueError("choosing the knob after training needs the validation evaluator")
+
         def evaluate(score_fn: ScoreFn) -> Dict[str, float]:
+            if self.after_training:
+                self.final_valid, self._final_choice = self._best(valid_evaluator, score_fn, self.values)
             setattr(self.debias, self.attribute, self.selected)
             return evaluator.evaluate(score_fn)
 
@@ -259,8 +293,9 @@ def train_one(
     if method.inference is not None:
         if debias is None:
             raise ValueError(f"{method.label}: an inference knob needs a debiaser")
-        selection = InferenceSelection(debias, *method.inference, metric=benchmark.metric)
-        valid, test = selection.valid(valid), selection.test(test)
+        selection = InferenceSelection(debias, *method.inference, metric=benchmark.metric,
+                                       after_training=method.inference_after_training)
+        valid, test = selection.valid(valid), selection.test(test, valid_evaluator=setup.valid)
     options = {**benchmark.trainer, **benchmark.trainer_overrides.get(model_name, {})}
     began = time.perf_counter()
     trainer = Trainer(
@@ -281,13 +316,21 @@ def train_one(
     }
     if selection is not None:
         record["inference"] = {selection.attribute: selection.selected}
+        if selection.after_training:
+            # the validation metrics of the chosen value at the best epoch (the grid selects on them);
+            # the ones of the first value, which chose the epoch, are kept beside them
+            record["valid_during_training"] = record["valid"]
+            record["valid"] = selection.final_valid
     return record
 
 
 def run_key(model_name: str, method: Method, debias_args: Mapping[str, Any], seed: int) -> str:
     """Identifies a finished run in the results file (with the benchmark's settings fingerprint)."""
-    return json.dumps([model_name, method.label, method.debias, method.loss, dict(debias_args),
-                       list(method.inference[1]) if method.inference else None, seed], sort_keys=True, default=str)
+    key: List[Any] = [model_name, method.label, method.debias, method.loss, dict(debias_args),
+                      list(method.inference[1]) if method.inference else None, seed]
+    if method.inference_after_training:  # only then, so that the keys of earlier runs still match
+        key.append("inference after training")
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def select(runs: Sequence[Dict[str, Any]], metric: str) -> int:
@@ -737,7 +780,8 @@ def _smoke(
     epochs; ``batch_size``: fewer, larger batches where the data is large)."""
     small = tuple(
         Method(m.label, m.debias, m.loss, tuple(m.grid[:2]),
-               None if m.inference is None else (m.inference[0], tuple(m.inference[1][:2])), m.baseline)
+               None if m.inference is None else (m.inference[0], tuple(m.inference[1][:2])), m.baseline,
+               m.inference_after_training)
         for m in methods
     )
     budget = dict(trainer, epochs=2, eval_every=1, patience=None)
@@ -783,7 +827,7 @@ SYNTHETIC_METHODS: Tuple[Method, ...] = (
     # stronger with either loss (the item branch then learns popularity, which the inference removes)
     Method("MACR", "macr", loss="bce", grid=(
         {}, {"alpha": 0.1, "beta": 0.1}, {"loss": "bpr"}, {"loss": "bpr", "alpha": 0.1, "beta": 0.1},
-    ), inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0))),
+    ), inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)), inference_after_training=True),
     Method("PDA (PD inference)", "pda", grid=tuple({"gamma": g, "inference": "pd"} for g in (0.1, 0.2, 0.4, 0.8))),
     # training counts of an item: median 12, 90th percentile 57, max ~670 (DICE's default margin 40
     # and pool 40 were set for ML-10M / Netflix counts); l2 discrepancy: dcor on 2048-pair batches
@@ -818,7 +862,8 @@ COAT_METHODS: Tuple[Method, ...] = (
         *({"loss": "bce", "propensity": "popularity", "exponent": e, "clip": 0.1, "normalize": True,
            "estimator": "relevance"} for e in (0.5, 1.0)),
     )),
-    Method("MACR", "macr", loss="bce", inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0))),
+    Method("MACR", "macr", loss="bce", inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)),
+           inference_after_training=True),
     Method("PDA (PD inference)", "pda", grid=tuple({"gamma": g, "inference": "pd"} for g in (0.1, 0.2, 0.4))),
     # training counts of an item (positives): median 4.5, 90th percentile 13, max 52
     Method("DICE", "dice", grid=tuple({"margin": m, "pool": 10} for m in (1, 3)),
@@ -834,7 +879,8 @@ ML100K_TRAINER: Dict[str, Any] = {
 }
 ML100K_METHODS: Tuple[Method, ...] = (
     Method("LightGCN"),
-    Method("LightGCN + MACR", "macr", loss="bce", inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0))),
+    Method("LightGCN + MACR", "macr", loss="bce", inference=("c", (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)),
+           inference_after_training=True),
     Method("LightGCN + PDA (PD inference)", "pda", grid=tuple({"gamma": g, "inference": "pd"} for g in (0.1, 0.2))),
 )
 
@@ -987,8 +1033,10 @@ def _grid_text(spec: Mapping[str, Any]) -> str:
     parts = []
     if keys:
         parts.append(" | ".join(_point(point, keys) for point in spec.get("grid", [])))
+    when = "after training, at the best epoch of the first value" if spec.get("inference_after_training") else (
+        "at every evaluation")
     for key, values in (spec.get("inference") or {}).items():
-        parts.append(f"{key} in {values} (inference, chosen at every evaluation)")
+        parts.append(f"{key} in {values} (inference, chosen {when})")
     return ", ".join(parts) if parts else "—"
 
 

@@ -173,6 +173,37 @@ def test_inference_knob_follows_the_best_validation_evaluation(bench):
     assert test.evaluate(None) == {"c": 1.0}
 
 
+def test_inference_knob_chosen_after_training(bench):
+    """After training: validation during training sees c = 0 only; the test evaluation first
+    chooses c on validation with the restored parameters, then tests that c once."""
+    import torch
+
+    class Knob(torch.nn.Module):
+        c = 0.0
+
+    debias = Knob()
+    seen = []
+    table = {0.0: 0.4, 1.0: 0.6, 2.0: 0.5}  # validation metric of each c at the best epoch
+
+    class Valid:
+        def evaluate(self, score_fn):
+            seen.append(debias.c)
+            return {"m": table[debias.c]}
+
+    class Test:
+        def evaluate(self, score_fn):
+            return {"c": debias.c}
+
+    selection = bench.InferenceSelection(debias, "c", (0.0, 1.0, 2.0), metric="m", after_training=True)
+    valid, test = selection.valid(Valid()), selection.test(Test(), valid_evaluator=Valid())
+    assert [valid.evaluate(None)["m"] for _ in range(3)] == [0.4, 0.4, 0.4]
+    assert seen == [0.0, 0.0, 0.0]  # training-time validation: the factual score only
+    assert test.evaluate(None) == {"c": 1.0}
+    assert seen[3:] == [0.0, 1.0, 2.0] and selection.selected == 1.0 and selection.final_valid == {"m": 0.6}
+    with pytest.raises(ValueError, match="validation evaluator"):
+        selection.test(Test())
+
+
 def test_a_grid_entry_may_set_the_trainers_loss(bench):
     method = bench.Method("IPS", "ips", loss="bpr", grid=({"clip": 0.1}, {"loss": "bce", "estimator": "relevance"}))
     assert method.loss_and_arguments(method.grid[0]) == ("bpr", {"clip": 0.1})
