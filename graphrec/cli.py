@@ -103,9 +103,26 @@ def train_command(args: argparse.Namespace) -> int:
 
     config = config_from_file(args.config, args.set or ())
     out = args.out if args.out is not None else Path("runs") / Path(args.config).stem
+    _set_threads(args.threads)
     metrics = train_run(config, out, progress=not args.quiet)
-    print(json.dumps({"run": str(out), **{k: metrics[k] for k in ("test", "epochs", "best_epoch", "train_seconds")}}, indent=2))
+    keys = ("test", "epochs", "best_epoch", "stopped_early", "train_seconds")
+    print(json.dumps({"run": str(out), **{k: metrics[k] for k in keys}}, indent=2))
     return 0
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    """``torch.set_num_threads`` when given: a run-time setting, not part of the run's config."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -114,6 +131,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     from .experiment import evaluate_run
 
+    _set_threads(args.threads)
     print(json.dumps(evaluate_run(args.run, device=args.device), indent=2))
     return 0
 
@@ -178,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a config key (YAML value; nested keys with dots, e.g. eval.patience=10)")
     train.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=_positive_int, default=None,
+                       help="CPU threads (torch.set_num_threads; 1 when other processes share the cores, "
+                       "where PyTorch's spinning OpenMP threads slow a run down)")
     train.set_defaults(command=train_command)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate a run folder's best parameters",
@@ -185,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "checkpointed parameters and print validation and test metrics.")
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    evaluate.add_argument("--threads", type=_positive_int, default=None,
+                          help="CPU threads (torch.set_num_threads; 1 when other processes share the cores, "
+                       "where PyTorch's spinning OpenMP threads slow a run down)")
     evaluate.set_defaults(command=evaluate_command)
 
     recommend = subparsers.add_parser("recommend", help="top-k items for a user (raw ids in and out)",

@@ -143,6 +143,7 @@ def train_run(config: Mapping[str, Any], run_dir: "str | os.PathLike[str]", *, p
             sum(record["seconds"] for record in trained_epochs) / len(trained_epochs) if trained_epochs else 0.0
         ),
         "validation_split": result.validation_split,
+        "stopped_early": result.stopped_early,
         "device": _device_name(run.trainer.device),
         "dataset": run.config["dataset"],
         "model": run.config["model"],

@@ -87,3 +87,33 @@ def test_train_refuses_to_resume_under_changed_model_args(tmp_path):
     changed = {**config, "model_args": {"embedding_dim": 8, "dropout": 0.2}, "epochs": 2}
     with pytest.raises(CheckpointMismatchError, match="dropout"):
         train_run(resolve_config(changed), tmp_path, progress=False)
+
+
+def test_train_and_evaluate_take_a_thread_count(tmp_path, capsys):
+    import json
+
+    import pytest
+    import torch
+
+    config = tmp_path / "mf.yaml"
+    config.write_text(
+        "dataset: synthetic\ndataset_args: {num_users: 120, num_items: 200}\nmodel: mf\n"
+        "model_args: {embedding_dim: 8}\nepochs: 2\ndevice: cpu\neval: {ks: [20], every: 1}\n"
+    )
+    before = torch.get_num_threads()
+    try:
+        assert main(["train", str(config), "--out", str(tmp_path / "run"), "--threads", "1", "--quiet"]) == 0
+        assert torch.get_num_threads() == 1
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["epochs"] == 2 and printed["stopped_early"] is False
+        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        assert metrics["stopped_early"] is False and metrics["test"] == printed["test"]
+        torch.set_num_threads(before)
+        assert main(["evaluate", str(tmp_path / "run"), "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+        assert json.loads(capsys.readouterr().out)["test"]["recall@20"] == pytest.approx(metrics["test"]["recall@20"])
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit):
+        main(["train", str(config), "--threads", "0"])
+    assert "positive integer" in capsys.readouterr().err
