@@ -508,7 +508,11 @@ def run_benchmark(
                     runs.append(run)
                     candidates.append(run)
                     document["wall_seconds"] = previous_wall + time.perf_counter() - began
-                    write_json(path, document)
+                    # finished runs this pass has not reached yet stay in the file, so that an
+                    # interrupted pass loses none of them; the complete document holds only its own
+                    visited = {run["key"] for run in runs}
+                    unvisited = [run for key, run in cache.items() if key not in visited]
+                    write_json(path, {**document, "runs": runs + unvisited})
                 chosen = candidates[select(candidates, benchmark.metric)]
                 if position == 0:
                     tuned[model_name, method.label] = chosen["debias_args"]
@@ -822,6 +826,8 @@ SYNTHETIC_METHODS: Tuple[Method, ...] = (
         *({"propensity": "popularity", "exponent": e} for e in (0.25, 0.5, 1.0)),
         {"propensity": "popularity", "exponent": 0.5, "self_normalized": True},
         *({"propensity": "popularity", "exponent": e, "normalize": True} for e in (0.25, 0.5, 1.0)),
+        # exponent 1 follows the world's exposure (clicks ~ pi_i), clipped as the true propensities
+        *({"propensity": "popularity", "exponent": 1.0, "clip": c, "normalize": True} for c in (0.3, 0.5)),
     )),
     # the paper's BCE and its official default alpha = beta = 1e-3, and a branch loss 100x
     # stronger with either loss (the item branch then learns popularity, which the inference removes)

@@ -139,6 +139,32 @@ def test_a_finished_run_is_reused(bench, tmp_path: Path):
     assert [run["wall_seconds"] for run in second["runs"]] == [run["wall_seconds"] for run in first["runs"]]
 
 
+def test_an_interrupted_pass_keeps_the_runs_it_has_not_reached(bench, tmp_path: Path, monkeypatch):
+    first = _run(bench, tmp_path, "synthetic")
+    # a new first method: the next pass trains it first, and is interrupted right after
+    methods = (bench.Method("extra", "pda", grid=({"gamma": 0.3, "inference": "pd"},)), *bench.SYNTHETIC_METHODS)
+    monkeypatch.setattr(bench, "SYNTHETIC_METHODS", methods)
+    train_one = bench.train_one
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return train_one(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "train_one", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(bench, tmp_path, "synthetic")
+    saved = json.loads((tmp_path / "results" / "debias_synthetic.json").read_text())
+    assert not saved["complete"]
+    assert {run["key"] for run in first["runs"]} < {run["key"] for run in saved["runs"]}
+    monkeypatch.setattr(bench, "train_one", train_one)
+    resumed = _run(bench, tmp_path, "synthetic")  # only what the interrupted pass had not trained
+    assert len(resumed["runs"]) == len(first["runs"]) + 2  # the extra method on both seeds
+    assert resumed["complete"]
+
+
 def test_inference_knob_follows_the_best_validation_evaluation(bench):
     """Hand example: three validation evaluations over c in (0, 1, 2); the test
     evaluation must use the c that was best at the first evaluation with the
