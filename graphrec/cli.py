@@ -110,6 +110,10 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+_THREADS_HELP = ("CPU threads (torch.set_num_threads; 1 when other processes share the cores, "
+                 "where PyTorch's spinning OpenMP threads slow a run down)")
+
+
 def _set_threads(threads: Optional[int]) -> None:
     """``torch.set_num_threads`` when given: a run-time setting, not part of the run's config."""
     if threads is not None:
@@ -197,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=_positive_int, default=None,
-                       help="CPU threads (torch.set_num_threads; 1 when other processes share the cores, "
-                       "where PyTorch's spinning OpenMP threads slow a run down)")
+                       help=_THREADS_HELP)
     train.set_defaults(command=train_command)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate a run folder's best parameters",
@@ -207,8 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     evaluate.add_argument("--threads", type=_positive_int, default=None,
-                          help="CPU threads (torch.set_num_threads; 1 when other processes share the cores, "
-                       "where PyTorch's spinning OpenMP threads slow a run down)")
+                          help=_THREADS_HELP)
     evaluate.set_defaults(command=evaluate_command)
 
     recommend = subparsers.add_parser("recommend", help="top-k items for a user (raw ids in and out)",

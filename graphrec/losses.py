@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["bpr_loss", "bce_loss", "softmax_loss", "l2_penalty", "LOSSES", "loss_function"]
+__all__ = ["bpr_loss", "bpr_pair_loss", "bce_loss", "softmax_loss", "l2_penalty", "LOSSES", "loss_function"]
 
 LossFunction = Callable[[Tensor, Tensor], Tensor]
 
@@ -40,10 +40,16 @@ def _check(positive: Tensor, negative: Tensor) -> None:
         )
 
 
+def bpr_pair_loss(positive: Tensor, negative: Tensor) -> Tensor:
+    """BPR of every (positive, negative) pair, unreduced ``[B, k]``: ``softplus(s_neg - s_pos)``
+    (for a caller that weights each pair, e.g. IPS's relevance estimator)."""
+    _check(positive, negative)
+    return F.softplus(negative - positive.unsqueeze(1))
+
+
 def bpr_loss(positive: Tensor, negative: Tensor) -> Tensor:
     """Bayesian personalised ranking, averaged over the ``k`` negatives: ``mean_j softplus(s_neg - s_pos)``."""
-    _check(positive, negative)
-    return F.softplus(negative - positive.unsqueeze(1)).mean(dim=1)
+    return bpr_pair_loss(positive, negative).mean(dim=1)
 
 
 def bce_loss(positive: Tensor, negative: Tensor) -> Tensor:

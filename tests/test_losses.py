@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from graphrec.losses import LOSSES, bce_loss, bpr_loss, l2_penalty, loss_function, softmax_loss
+from graphrec.losses import LOSSES, bce_loss, bpr_loss, bpr_pair_loss, l2_penalty, loss_function, softmax_loss
 
 
 def log_sigmoid(x: float) -> float:
@@ -22,6 +22,15 @@ def test_bpr_averages_over_negatives():
         -(log_sigmoid(-1.0 - 0.5) + log_sigmoid(-1.0 + 4.0)) / 2,
     ]
     assert bpr_loss(positive, negative).tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_bpr_pair_loss_keeps_every_pair():
+    positive = torch.tensor([2.0, -1.0])
+    negative = torch.tensor([[1.0, 3.0], [0.5, -4.0]])
+    expected = [[-log_sigmoid(1.0), -log_sigmoid(-1.0)], [-log_sigmoid(-1.5), -log_sigmoid(3.0)]]
+    np.testing.assert_allclose(bpr_pair_loss(positive, negative).numpy(), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="expected positive scores"):
+        bpr_pair_loss(positive, negative[0])
 
 
 def test_bpr_with_one_negative_is_minus_log_sigmoid_of_the_margin():

@@ -74,6 +74,7 @@ from torch import Tensor
 from ..data.dataset import RecDataset
 from ..data.interactions import Interactions
 from ..data.sampling import PairSet
+from ..losses import bpr_pair_loss
 from ..models.base import Recommender
 from . import arguments
 from .base import Debiaser, PairNegativeSampler
@@ -168,9 +169,11 @@ class IPS(Debiaser):
         with np.errstate(divide="ignore"):
             weights = 1.0 / table
         train = self._train = dataset.train  # the clicks Y of the relevance estimator
-        clicked_weights = weights[train.item] if weights.ndim == 1 else weights[train.user, train.item]
         #: the loss's divisor: the mean weight of the training clicks (``normalize``), else 1
-        self.scale = float(clicked_weights.mean()) if self.normalize and clicked_weights.size else 1.0
+        self.scale = 1.0
+        if self.normalize and len(train):
+            clicked = weights[train.item] if weights.ndim == 1 else weights[train.user, train.item]
+            self.scale = float(clicked.mean())
         # derived from the dataset and the options: recomputed, not checkpointed
         self.register_buffer("weights", torch.from_numpy(weights.astype(np.float32)), persistent=False)
 
@@ -266,7 +269,7 @@ class IPS(Debiaser):
         expanded_users = users.unsqueeze(1).expand_as(negative_items)
         negative_relevance = self.estimated_relevance(expanded_users, negative_items).to(negative.dtype)
         if self.training_loss == "bpr":
-            pairwise = F.softplus(negative - positive.unsqueeze(1))  # -log sigma(s_ui - s_uj)
+            pairwise = bpr_pair_loss(positive, negative)  # -log sigma(s_ui - s_uj), [b, k]
             return positive_relevance * ((1.0 - negative_relevance) * pairwise).mean(dim=1)
         # bce: -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s)
         positive_term = positive_relevance * F.softplus(-positive) + (1.0 - positive_relevance) * F.softplus(positive)
