@@ -2,7 +2,7 @@ r"""The shared trainer: one loop for every model x loss x debiaser.
 
 One epoch, on the training device::
 
-    debias.begin_epoch(epoch)
+    debias.begin_epoch(epoch); model.begin_epoch(graph, epoch)
     order     = randperm(N, generator)                    # N training pairs
     users, positives = train[order]
     negatives = sampler.sample(users, k, generator)       # [N, k], in chunks (or the debiaser's
@@ -551,6 +551,7 @@ class Trainer:
                 epoch += 1
                 began = time.perf_counter()
                 self.debias.begin_epoch(epoch)
+                self.model.begin_epoch(self.graph, epoch)
                 terms = self._train_epoch()
                 seconds = time.perf_counter() - began
                 state["train_seconds"] += seconds

@@ -16,6 +16,8 @@ so any model trains with any loss and any debiaser:
   batch, on which the trainer puts LightGCN's L2 penalty.
 - ``auxiliary_loss(graph, generator=...)``: an extra loss term added once per
   batch (KGAT's TransR KG loss, KGIN's independence regulariser), or ``None``.
+- ``begin_epoch(graph, epoch)``: called before each training epoch's first
+  batch (KGAT refreshes its attention there); by default nothing.
 
 Models that are not trained by gradient descent (``pop``, ``itemknn``) set
 ``trainable = False`` and compute their state in ``fit(train)``.
@@ -70,6 +72,9 @@ class Recommender(nn.Module):
     def auxiliary_loss(self, graph: HeteroData, *, generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
         """An extra loss term per training batch, or ``None`` (the default)."""
         return None
+
+    def begin_epoch(self, graph: HeteroData, epoch: int) -> None:
+        """Work done once per training epoch, before its first batch (default: none)."""
 
     def fit(self, train: Interactions) -> "Recommender":
         """Closed-form state of a non-trainable model (``trainable = False``)."""

@@ -44,11 +44,12 @@ from functools import cached_property
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from ..graph import ENTITY, INTERACTS, ITEM, REVERSE_PREFIX, USER, node_offsets
 from .base import Recommender
+from .propagation import EdgeCSR
 
 __all__ = [
     "CollaborativeKG", "CKGCache", "RelationGroups", "collaborative_kg", "ckg_sizes", "check_sizes", "segment_bounds",
@@ -187,6 +188,13 @@ class CollaborativeKG:
         keys, index, size = torch.unique(key, return_inverse=True, return_counts=True)
         counts = torch.bincount(keys // n, minlength=self.num_relations).tolist()
         return RelationGroups(index=index, node=keys % n, size=size, ptr=segment_bounds(counts))
+
+    @cached_property
+    def head_csr(self) -> EdgeCSR:
+        """The edges as a sparse ``(head, tail)`` pattern (rows = heads): a
+        product with it sums over each head's triples; built once per view."""
+        head, tail = self.edge_index
+        return EdgeCSR.from_edges(head, tail, self.num_nodes, self.num_nodes)
 
     @cached_property
     def triple_keys(self) -> Optional[Tensor]:
@@ -349,6 +357,26 @@ class CKGCache:
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "CKGCache":
         return CKGCache()
+
+
+def check_init_std(init_std: Optional[float]) -> Optional[float]:
+    """``init_std`` as a float, ``None`` kept; anything not positive is refused."""
+    if init_std is None:
+        return None
+    if not init_std > 0:
+        raise ValueError(f"init_std must be positive or None, got {init_std}")
+    return float(init_std)
+
+
+def init_node_table(weight: Tensor, init_std: Optional[float]) -> None:
+    """Initialise a CKG node table: Xavier-uniform for ``init_std=None`` (the
+    official KGAT / KGIN / PyG default, whose scale ``sqrt(6 / (N + d))`` shrinks
+    with the number of nodes ``N``), else ``N(0, init_std^2)`` (0.1 is MF's and
+    LightGCN's)."""
+    if init_std is None:
+        nn.init.xavier_uniform_(weight)
+    else:
+        nn.init.normal_(weight, std=init_std)
 
 
 def segment_bounds(counts: Sequence[int]) -> Tuple[int, ...]:

@@ -1,6 +1,7 @@
 r"""Propagation over the user-item graph by sparse matmul on a cached CSR adjacency.
 
-Two pieces, used by :mod:`~graphrec.models.lightgcn` and :mod:`~graphrec.models.ngcf`:
+Pieces used by :mod:`~graphrec.models.lightgcn`, :mod:`~graphrec.models.ngcf` and
+:mod:`~graphrec.models.kgat`:
 
 - :func:`symmetric_spmm` computes :math:`\hat A X` for a **symmetric** sparse
   :math:`\hat A` with a backward pass that is again one product with
@@ -16,19 +17,28 @@ Two pieces, used by :mod:`~graphrec.models.lightgcn` and :mod:`~graphrec.models.
   ``reset_parameters()`` clears it), but also notices when a different graph
   (another ``edge_index`` tensor, or the same one modified in place), device or
   dtype is passed, and rebuilds instead of silently reusing a stale matrix.
+- :class:`EdgeCSR` and :func:`edge_spmm` compute :math:`Y = A X` for a
+  **non-symmetric** sparse :math:`A` whose pattern is fixed (an edge list) and
+  whose values change per call (KGAT's attention): the CSR structures of
+  :math:`A` and :math:`A^\top` are built once, each call only scatters the
+  values into them, and the backward is one product with :math:`A^\top`
+  instead of a gather of ``[M, d]`` messages and their scatter.
 """
 from __future__ import annotations
 
+import warnings
 import weakref
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import scatter
 
 from ..graph import ITEM, USER, normalized_adjacency, user_item_edge_index
 
-__all__ = ["symmetric_spmm", "is_symmetric", "AdjacencyCache"]
+__all__ = ["symmetric_spmm", "is_symmetric", "AdjacencyCache", "EdgeCSR", "edge_spmm"]
 
 
 def _product(adjacency: Tensor, x: Tensor) -> Tensor:
@@ -190,3 +200,105 @@ class AdjacencyCache:
         if self._matrix is None:
             return "AdjacencyCache(empty)"
         return f"AdjacencyCache({self._matrix.size(0)} nodes, {self._matrix._nnz()} nonzeros, {self._matrix.device})"
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """A CSR pattern of distinct ``(row, column)`` entries and the entry of every edge."""
+
+    crow: Tensor  # [rows + 1]
+    col: Tensor  # [nnz], sorted within each row
+    slot: Tensor  # [M]: the entry each edge adds its value to (duplicate edges share one)
+    shape: Tuple[int, int]
+
+    @classmethod
+    def build(cls, row: Tensor, col: Tensor, shape: Tuple[int, int]) -> "_Pattern":
+        keys, slot = torch.unique(row * shape[1] + col, return_inverse=True)  # sorted: row-major order
+        counts = torch.bincount(keys // shape[1], minlength=shape[0])
+        crow = torch.zeros(shape[0] + 1, dtype=torch.int64, device=row.device)
+        torch.cumsum(counts, dim=0, out=crow[1:])
+        return cls(crow, keys % shape[1], slot, shape)
+
+    def matrix(self, values: Tensor) -> Tensor:
+        entries = values.new_zeros(self.col.numel()).index_add_(0, self.slot, values)
+        with warnings.catch_warnings():
+            # torch warns once per process that CSR is "beta"; it is what PyG's sparse path uses.
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+            return torch.sparse_csr_tensor(
+                self.crow, self.col, entries, self.shape,
+                check_invariants=False,  # sorted, in range and duplicate-free by construction
+            )
+
+
+@dataclass(frozen=True)
+class EdgeCSR:
+    r"""The sparse pattern of a fixed edge list, as CSR, for :func:`edge_spmm`.
+
+    The matrix is :math:`A_{rc} = \sum_{e:\ \mathrm{row}_e = r,\ \mathrm{col}_e = c} v_e`
+    (edges repeating a ``(row, col)`` pair, e.g. two relations between the same
+    nodes, add up), of shape ``(num_rows, num_cols)``; the pattern of
+    :math:`A^\top` is kept beside it for the backward pass. Build it once per
+    edge list (:meth:`from_edges`, one sort per direction) and pass new values
+    on every call.
+    """
+
+    row: Tensor  # [M] the edge list, kept for the differentiable fallback
+    col: Tensor
+    forward: _Pattern
+    transpose: _Pattern
+
+    @property
+    def num_edges(self) -> int:
+        return self.row.numel()
+
+    @classmethod
+    def from_edges(cls, row: Tensor, col: Tensor, num_rows: int, num_cols: int) -> "EdgeCSR":
+        if row.shape != col.shape or row.dim() != 1:
+            raise ValueError(f"row and col must be 1-D of the same length, got {list(row.shape)} and {list(col.shape)}")
+        row, col = row.long(), col.long()
+        return cls(row, col, _Pattern.build(row, col, (num_rows, num_cols)), _Pattern.build(col, row, (num_cols, num_rows)))
+
+
+class _EdgeSpMM(torch.autograd.Function):
+    """``A(values) @ X`` with backward ``A^T @ grad``; the values get no gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, pattern: EdgeCSR, values: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.pattern = pattern
+        ctx.input_dtype = x.dtype
+        ctx.save_for_backward(values)
+        return _product(pattern.forward.matrix(values), x.to(values.dtype))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tuple[None, None, Tensor]:  # type: ignore[override]
+        (values,) = ctx.saved_tensors
+        grad_x = _product(ctx.pattern.transpose.matrix(values), grad.to(values.dtype))
+        return None, None, grad_x.to(ctx.input_dtype)
+
+
+def edge_spmm(pattern: EdgeCSR, values: Tensor, x: Tensor) -> Tensor:
+    r""":math:`y_r = \sum_{e:\ \mathrm{row}_e = r} v_e\, x_{\mathrm{col}_e}` for every row ``r``.
+
+    The same result as ``scatter(values[:, None] * x[col], row, dim_size=num_rows)``.
+    When ``values`` needs no gradient (KGAT's detached attention) it runs as
+    one CSR product forward and one with the transpose backward; when it does,
+    it falls back to that gather-scatter, which autograd differentiates in
+    both arguments.
+
+    Args:
+        pattern: the edge list's :class:`EdgeCSR`.
+        values: ``[M]`` one value per edge, in the edge list's order.
+        x: ``[num_cols, d]`` dense features.
+
+    Returns:
+        ``[num_rows, d]`` dense tensor.
+    """
+    if values.shape != (pattern.num_edges,):
+        raise ValueError(f"values must have shape [{pattern.num_edges}], got {list(values.shape)}")
+    if x.dim() != 2 or x.size(0) != pattern.forward.shape[1]:
+        raise ValueError(f"x must be [{pattern.forward.shape[1]}, d], got {list(x.shape)}")
+    if values.requires_grad:
+        messages = values.unsqueeze(-1) * x.index_select(0, pattern.col)
+        return scatter(messages, pattern.row, dim=0, dim_size=pattern.forward.shape[0], reduce="sum")
+    return _EdgeSpMM.apply(pattern, values, x)

@@ -46,7 +46,7 @@ from torch_geometric.nn import RGCNConv
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import scatter
 
-from .ckg import CollaborativeKG, KGRecommender, segment_matmul
+from .ckg import CollaborativeKG, KGRecommender, check_init_std, init_node_table, segment_matmul
 
 __all__ = ["RGCN", "rgcn_layer"]
 
@@ -105,9 +105,7 @@ class RGCN(KGRecommender):
         self.activation = activation_resolver(activation) if isinstance(activation, str) else activation
         self.dropout = float(dropout)
         self.layer_combination = layer_combination
-        if init_std is not None and not init_std > 0:
-            raise ValueError(f"init_std must be positive or None, got {init_std}")
-        self.init_std = None if init_std is None else float(init_std)
+        self.init_std = check_init_std(init_std)
 
         num_nodes = self.num_users + self.num_items + self.num_entities
         self.embedding = nn.Embedding(num_nodes, self.embedding_dim)
@@ -126,10 +124,7 @@ class RGCN(KGRecommender):
         return self.embedding_dim * (self.num_layers + 1 if self.layer_combination == "concat" else 1)
 
     def reset_parameters(self) -> None:
-        if self.init_std is None:
-            nn.init.xavier_uniform_(self.embedding.weight)
-        else:
-            nn.init.normal_(self.embedding.weight, std=self.init_std)
+        init_node_table(self.embedding.weight, self.init_std)
         for conv in self.convs:
             conv.reset_parameters()
         self._ckg.clear()

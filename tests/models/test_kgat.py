@@ -222,3 +222,67 @@ def test_bpr_training_raises_training_auc() -> None:
     bpr_training(model, data, dataset.train, lr=0.02, generator=generator)
     after = training_auc(model, data, dataset.train)
     assert after > before + 0.1 and after > 0.75, (before, after)
+
+
+def test_epoch_attention_is_the_one_of_begin_epoch_and_evaluation_recomputes(tiny) -> None:
+    torch.manual_seed(0)
+    model = KGAT.from_graph(tiny, embedding_dim=6, relation_dim=4, layer_sizes=(5,), message_dropout=0.0,
+                            attention_refresh="epoch").double()
+    model.begin_epoch(tiny, 1)
+    before = model.attention(tiny)
+    with torch.no_grad():  # a training step's update
+        model.embedding.weight.mul_(3.0).add_(0.1)
+    after = model.attention(tiny)
+    assert not torch.allclose(before, after)
+    # training mode: the attention of the epoch's start, the current embeddings
+    reference = KGAT.from_graph(tiny, embedding_dim=6, relation_dim=4, layer_sizes=(5,), message_dropout=0.0).double()
+    reference.load_state_dict(model.state_dict())
+    reference.attention = lambda graph: before  # type: ignore[method-assign]
+    torch.testing.assert_close(torch.cat(model(tiny)), torch.cat(reference(tiny)), rtol=1e-12, atol=1e-12)
+    # evaluation mode, and the next epoch: recomputed from the current parameters
+    per_forward = KGAT.from_graph(tiny, embedding_dim=6, relation_dim=4, layer_sizes=(5,), message_dropout=0.0).double()
+    per_forward.load_state_dict(model.state_dict())
+    expected = torch.cat(per_forward.eval()(tiny))
+    torch.testing.assert_close(torch.cat(model.eval()(tiny)), expected, rtol=1e-12, atol=1e-12)
+    model.train().begin_epoch(tiny, 2)
+    torch.testing.assert_close(torch.cat(model(tiny)), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_epoch_attention_is_dropped_with_the_parameters(tiny) -> None:
+    torch.manual_seed(0)
+    model = KGAT.from_graph(tiny, embedding_dim=4, message_dropout=0.0, attention_refresh="epoch")
+    model(tiny)  # training mode without begin_epoch: computed on first use
+    assert model._epoch_attention is not None
+    other = KGAT.from_graph(tiny, embedding_dim=4, message_dropout=0.0)
+    model.load_state_dict(other.state_dict())
+    assert model._epoch_attention is None
+    torch.testing.assert_close(torch.cat(model(tiny)), torch.cat(other(tiny)))
+    model.reset_parameters()
+    assert model._epoch_attention is None
+
+
+def test_epoch_attention_in_the_trainer_matches_begin_epoch_calls() -> None:
+    from graphrec.train import Trainer
+
+    dataset = synthetic(num_users=60, num_items=40, clicks_per_user=5.0, seed=1).dataset
+    data = graph.build(dataset)
+    calls = []
+    torch.manual_seed(0)
+    model = create_model("kgat", data, embedding_dim=8, relation_dim=8, layer_sizes=(8,), attention_refresh="epoch")
+    original = model.begin_epoch
+    model.begin_epoch = lambda graph, epoch: (calls.append(epoch), original(graph, epoch))  # type: ignore[method-assign]
+    Trainer(model, dataset, graph=data, epochs=3, batch_size=64, eval_every=5, progress=False).fit()
+    assert calls == [1, 2, 3]
+
+
+def test_refresh_and_init_options_are_checked(tiny) -> None:
+    with pytest.raises(ValueError, match="attention_refresh must be one of"):
+        KGAT.from_graph(tiny, attention_refresh="batch")
+    with pytest.raises(ValueError, match="needs detach_attention=True"):
+        KGAT.from_graph(tiny, attention_refresh="epoch", detach_attention=False)
+    with pytest.raises(ValueError, match="init_std must be positive"):
+        KGAT.from_graph(tiny, init_std=0.0)
+    torch.manual_seed(0)
+    model = KGAT.from_graph(tiny, embedding_dim=64, init_std=0.1)
+    assert model.embedding.weight.std().item() == pytest.approx(0.1, rel=0.05)  # 640 draws
+    assert "init_std=0.1" in repr(model) and "attention_refresh='forward'" in repr(model)

@@ -17,7 +17,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphrec.graph import normalized_adjacency
-from graphrec.models.propagation import AdjacencyCache, is_symmetric, symmetric_spmm
+from graphrec.models.propagation import AdjacencyCache, EdgeCSR, edge_spmm, is_symmetric, symmetric_spmm
 
 NUM_USERS, NUM_ITEMS = 13, 9
 
@@ -175,3 +175,61 @@ def test_cache_follows_the_device():
     np.testing.assert_allclose(
         x.grad.cpu().numpy(), on_cpu.to_dense().sum(0)[:, None].expand(-1, 4).numpy(), rtol=1e-5, atol=1e-6
     )
+
+
+# -- edge_spmm: a non-symmetric matrix from an edge list -------------------------------------------
+
+def _edge_list(seed: int = 0, rows: int = 7, cols: int = 5, edges: int = 30):
+    generator = np.random.default_rng(seed)
+    row = generator.integers(0, rows, edges)
+    col = generator.integers(0, cols, edges)
+    row[:3], col[:3] = 2, 4  # three edges on one (row, col) pair: their values add up
+    return torch.from_numpy(row), torch.from_numpy(col), rows, cols
+
+
+def test_edge_spmm_equals_a_scipy_product_with_duplicates_summed():
+    row, col, rows, cols = _edge_list()
+    values = torch.rand(row.numel(), dtype=torch.float64)
+    x = torch.randn(cols, 4, dtype=torch.float64, requires_grad=True)
+    pattern = EdgeCSR.from_edges(row, col, rows, cols)
+    y = edge_spmm(pattern, values, x)
+    matrix = sp.coo_matrix((values.numpy(), (row.numpy(), col.numpy())), shape=(rows, cols)).tocsr()  # sums duplicates
+    np.testing.assert_allclose(y.detach().numpy(), matrix @ x.detach().numpy(), rtol=1e-12)
+    grad = torch.randn(rows, 4, dtype=torch.float64)
+    y.backward(grad)
+    np.testing.assert_allclose(x.grad.numpy(), matrix.T @ grad.numpy(), rtol=1e-12)
+
+
+def test_edge_spmm_gradcheck_and_differentiable_values_fall_back_to_scatter():
+    row, col, rows, cols = _edge_list(1)
+    pattern = EdgeCSR.from_edges(row, col, rows, cols)
+    values = torch.rand(row.numel(), dtype=torch.float64)
+    x = torch.randn(cols, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: edge_spmm(pattern, values, x), (x,))
+    trainable = values.clone().requires_grad_(True)
+    y = edge_spmm(pattern, trainable, x)
+    y.pow(2).sum().backward()
+    dense = torch.zeros(rows, cols, dtype=torch.float64).index_put((row, col), values.detach(), accumulate=True)
+    expected_values_grad = ((2 * (dense @ x.detach()))[row] * x.detach()[col]).sum(-1)
+    torch.testing.assert_close(trainable.grad, expected_values_grad)
+
+
+def test_edge_spmm_keeps_the_input_dtype_for_the_gradient():
+    row, col, rows, cols = _edge_list(2)
+    pattern = EdgeCSR.from_edges(row, col, rows, cols)
+    x = torch.randn(cols, 2, dtype=torch.float64, requires_grad=True)
+    y = edge_spmm(pattern, torch.rand(row.numel()), x)  # float32 values: the product runs in float32
+    assert y.dtype == torch.float32
+    y.sum().backward()
+    assert x.grad.dtype == torch.float64
+
+
+def test_edge_spmm_shape_errors():
+    row, col, rows, cols = _edge_list(3)
+    pattern = EdgeCSR.from_edges(row, col, rows, cols)
+    with pytest.raises(ValueError, match="values must have shape"):
+        edge_spmm(pattern, torch.rand(row.numel() - 1), torch.randn(cols, 2))
+    with pytest.raises(ValueError, match="x must be"):
+        edge_spmm(pattern, torch.rand(row.numel()), torch.randn(cols + 1, 2))
+    with pytest.raises(ValueError, match="1-D of the same length"):
+        EdgeCSR.from_edges(row, col[:-1], rows, cols)
