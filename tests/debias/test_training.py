@@ -16,6 +16,8 @@ MODELS = {
     "mf": {"embedding_dim": 8},
     "lightgcn": {"embedding_dim": 8, "num_layers": 2},
     "kgin": {"embedding_dim": 8, "num_layers": 1},
+    "rgcn": {"embedding_dim": 8, "num_layers": 1},
+    "kgat": {"embedding_dim": 8, "relation_dim": 8, "layer_sizes": [8], "attention_refresh": "epoch"},
 }
 METHODS = {
     "ips": ({"propensity": "dataset", "clip": 0.01}, "bpr", set()),
@@ -48,7 +50,7 @@ def test_every_method_trains_every_encoder(tmp_path: Path, model: str, method: s
     assert f"debias: {method}" in (tmp_path / "config.yaml").read_text()
 
 
-@pytest.mark.parametrize("model, method", [("lightgcn", "macr"), ("mf", "dice")])
+@pytest.mark.parametrize("model, method", [("lightgcn", "macr"), ("mf", "dice"), ("kgat", "macr")])
 def test_resume_with_a_debiaser_that_has_parameters(tmp_path: Path, model: str, method: str):
     train_run(config(model, method, epochs=2), tmp_path / "straight", progress=False)
     train_run(config(model, method, epochs=1), tmp_path / "resumed", progress=False)
