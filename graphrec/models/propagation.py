@@ -264,6 +264,9 @@ class _EdgeSpMM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, pattern: EdgeCSR, values: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
+        # at least float32: half-precision CSR products are the slow ones (and values computed
+        # under autocast may come in bf16)
+        values = values.to(torch.promote_types(values.dtype, torch.float32))
         ctx.pattern = pattern
         ctx.input_dtype = x.dtype
         ctx.save_for_backward(values)
@@ -292,7 +295,8 @@ def edge_spmm(pattern: EdgeCSR, values: Tensor, x: Tensor) -> Tensor:
         x: ``[num_cols, d]`` dense features.
 
     Returns:
-        ``[num_rows, d]`` dense tensor.
+        ``[num_rows, d]`` dense tensor, in the dtype of ``values`` promoted to at
+        least float32 (the CSR path; the fallback follows autograd's promotion).
     """
     if values.shape != (pattern.num_edges,):
         raise ValueError(f"values must have shape [{pattern.num_edges}], got {list(values.shape)}")

@@ -233,3 +233,14 @@ def test_edge_spmm_shape_errors():
         edge_spmm(pattern, torch.rand(row.numel()), torch.randn(cols + 1, 2))
     with pytest.raises(ValueError, match="1-D of the same length"):
         EdgeCSR.from_edges(row, col[:-1], rows, cols)
+
+
+def test_edge_spmm_runs_half_precision_values_in_float32():
+    row, col, rows, cols = _edge_list(4)
+    pattern = EdgeCSR.from_edges(row, col, rows, cols)
+    values = torch.rand(row.numel())
+    x = torch.randn(cols, 3, requires_grad=True)
+    y = edge_spmm(pattern, values.bfloat16(), x.bfloat16())
+    assert y.dtype == torch.float32
+    expected = edge_spmm(pattern, values.bfloat16().float(), x.bfloat16().float())
+    torch.testing.assert_close(y, expected)
