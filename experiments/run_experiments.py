@@ -24,6 +24,13 @@ Usage (from the repository root)::
     python experiments/run_experiments.py --datasets last-fm-kgcn ml-100k --device cpu
     python experiments/run_experiments.py --datasets gowalla --models lightgcn --device cuda
     python experiments/run_experiments.py --render-only          # tables from experiments.json
+
+``--time-limit SECONDS`` bounds one invocation: the run in progress is
+checkpointed at the first epoch boundary past the limit and the script exits
+with code 75 (``EXIT_RESUMABLE``); the same command continues where it
+stopped, and a run finished over several invocations ends exactly as an
+uninterrupted one (its ``wall_seconds`` is that of the last invocation;
+``train_seconds`` adds up every epoch).
 """
 from __future__ import annotations
 
@@ -51,6 +58,8 @@ REPO = EXPERIMENTS.parent
 CONFIG_ROOT = EXPERIMENTS / "configs"
 RESULTS_JSON = EXPERIMENTS / "results" / "experiments.json"
 RESULTS_MD = EXPERIMENTS / "RESULTS.md"
+EXIT_RESUMABLE = 75  # as graphrec's CLI (sysexits' EX_TEMPFAIL): run the same command again
+
 RUNS_DIR = EXPERIMENTS / "runs"
 
 #: order of the tables and of the rows in them
@@ -407,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (torch.set_num_threads); 1 avoids OpenMP spin-waiting when "
                              "other processes share the cores")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                        help="wall-time budget of this invocation: the run in progress stops at the first epoch "
+                             "boundary past it, checkpointed, and the script exits with code 75; the same command "
+                             "resumes it (a device call of at most 10 minutes, a batch-queue slot)")
     parser.add_argument("--progress", action="store_true", help="tqdm bars per run")
     parser.add_argument("--dry-run", action="store_true", help="print the runs and their folders, train nothing")
     return parser
@@ -423,6 +436,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     data_root = args.data_root if args.data_root is not None else default_data_root()
     from graphrec.experiment import train_run  # torch is imported only when something runs
+    from graphrec.train import TimeLimitReached
+
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise SystemExit(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+    deadline = None if args.time_limit is None else time.perf_counter() + args.time_limit
+    paused: Optional[str] = None
+    trained_any = False
 
     if args.threads is not None:
         import torch
@@ -446,10 +466,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             date = previous.get("date") if previous.get("run_dir") == _relative(run_dir) else None
             wall = previous.get("wall_seconds") if date else None
         else:
+            remaining = None if deadline is None else deadline - time.perf_counter()
+            if remaining is not None and remaining <= 0:
+                if trained_any:
+                    paused = f"{experiment.dataset}/{experiment.model} not started: the time limit is used up"
+                    break
+                remaining = 1e-9  # the invocation's first run always trains (at least one epoch): progress
+            trained_any = True
             logger.info("%s/%s [%s]: training in %s", experiment.dataset, experiment.model, kind, run_dir)
             try:
                 check_resumable(run_dir, config)
-                metrics = train_run(config, run_dir, progress=args.progress)
+                metrics = train_run(config, run_dir, progress=args.progress, time_limit=remaining)
+            except TimeLimitReached as error:
+                paused = f"{experiment.dataset}/{experiment.model}: {error}"
+                break
             except Exception as error:  # one broken run must not cost the others
                 logger.error("%s/%s failed: %s\n%s", experiment.dataset, experiment.model, error, traceback.format_exc())
                 failures.append(f"{experiment.dataset}/{experiment.model}: {error}")
@@ -468,7 +498,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             write_results_md(args.results_md, load_results(args.results_json), all_configured)
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    if paused is not None:
+        print(f"PAUSED {paused}\nRun the same command again to continue.", file=sys.stderr)
+    if failures:
+        return 1
+    return EXIT_RESUMABLE if paused is not None else 0
 
 
 if __name__ == "__main__":

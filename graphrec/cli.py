@@ -100,15 +100,23 @@ def train_command(args: argparse.Namespace) -> int:
 
     from .config import config_from_file
     from .experiment import train_run
+    from .train import TimeLimitReached
 
     config = config_from_file(args.config, args.set or ())
     out = args.out if args.out is not None else Path("runs") / Path(args.config).stem
     _set_threads(args.threads)
-    metrics = train_run(config, out, progress=not args.quiet)
+    try:
+        metrics = train_run(config, out, progress=not args.quiet, time_limit=args.time_limit)
+    except TimeLimitReached as paused:
+        print(f"graphrec train: {paused}", file=sys.stderr)
+        return EXIT_RESUMABLE
     keys = ("test", "epochs", "best_epoch", "stopped_early", "train_seconds")
     print(json.dumps({"run": str(out), **{k: metrics[k] for k in keys}}, indent=2))
     return 0
 
+
+#: exit code of a run stopped by --time-limit (sysexits' EX_TEMPFAIL: "try again"): the same command resumes it
+EXIT_RESUMABLE = 75
 
 _THREADS_HELP = ("CPU threads (torch.set_num_threads; 1 when other processes share the cores, "
                  "where PyTorch's spinning OpenMP threads slow a run down)")
@@ -126,6 +134,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -202,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=_positive_int, default=None,
                        help=_THREADS_HELP)
+    train.add_argument("--time-limit", type=_positive_float, default=None, metavar="SECONDS",
+                       help="stop at the first epoch boundary after SECONDS of wall time, checkpointed, with exit "
+                            f"code {EXIT_RESUMABLE}; the same command resumes the run (for machines granted in slices)")
     train.set_defaults(command=train_command)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate a run folder's best parameters",

@@ -78,8 +78,15 @@ def load_dataset(config: Mapping[str, Any]) -> RecDataset:
     return dataset
 
 
-def build_run(config: Mapping[str, Any], run_dir: Optional["str | os.PathLike[str]"] = None, *, progress: bool = True) -> Run:
-    """Dataset, graph, seeded model and trainer for a resolved ``config``."""
+def build_run(
+    config: Mapping[str, Any],
+    run_dir: Optional["str | os.PathLike[str]"] = None,
+    *,
+    progress: bool = True,
+    time_limit: Optional[float] = None,
+) -> Run:
+    """Dataset, graph, seeded model and trainer for a resolved ``config`` (``time_limit``:
+    the trainer's, seconds per ``fit()`` call; a run-time setting, not part of the config)."""
     config = resolve_config(config)
     dataset = load_dataset(config)
     graph = build(dataset)
@@ -118,6 +125,7 @@ def build_run(config: Mapping[str, Any], run_dir: Optional["str | os.PathLike[st
         evaluator_options={"batch_size": evaluation["batch_size"]},
         run_dir=run_dir,
         progress=progress,
+        time_limit=time_limit,
         # everything that changes what is trained: a checkpoint made under other values is refused
         # (the model's repr does not show every hyper-parameter, e.g. R-GCN's dropout)
         config={key: config[key] for key in _RESUME_KEYS},
@@ -125,10 +133,20 @@ def build_run(config: Mapping[str, Any], run_dir: Optional["str | os.PathLike[st
     return Run(config=config, dataset=dataset, graph=graph, model=model, trainer=trainer)
 
 
-def train_run(config: Mapping[str, Any], run_dir: "str | os.PathLike[str]", *, progress: bool = True) -> Dict[str, Any]:
-    """Train ``config`` in ``run_dir`` (resuming a matching checkpoint) and write ``metrics.json``."""
+def train_run(
+    config: Mapping[str, Any],
+    run_dir: "str | os.PathLike[str]",
+    *,
+    progress: bool = True,
+    time_limit: Optional[float] = None,
+) -> Dict[str, Any]:
+    """Train ``config`` in ``run_dir`` (resuming a matching checkpoint) and write ``metrics.json``.
+
+    With ``time_limit`` (seconds), :class:`graphrec.train.TimeLimitReached` is raised when
+    the limit is reached before training ends: the run is checkpointed, no ``metrics.json``
+    is written, and calling ``train_run`` again resumes it."""
     run_dir = Path(run_dir)
-    run = build_run(config, run_dir, progress=progress)
+    run = build_run(config, run_dir, progress=progress, time_limit=time_limit)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / CONFIG_NAME, dump_config(run.config))
     result = run.trainer.fit()

@@ -85,7 +85,7 @@ from .losses import l2_penalty, loss_function
 from .models.base import Recommender
 from .seeding import rng_state, seed_everything, set_deterministic, set_rng_state
 
-__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "AuxiliaryTerm", "Batch", "EvaluatorLike"]
+__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "TimeLimitReached", "AuxiliaryTerm", "Batch", "EvaluatorLike"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,21 @@ class AuxiliaryTerm:
 
 class EvaluatorLike(Protocol):
     def evaluate(self, score_fn: Callable[[Tensor], Tensor]) -> Dict[str, float]: ...
+
+
+class TimeLimitReached(Exception):
+    """``fit()`` used its ``time_limit``: the run is checkpointed at an epoch boundary and
+    the same ``fit()`` (or command) resumes it, ending exactly as an uninterrupted run."""
+
+    def __init__(self, epoch: int, epochs: int, seconds: float, checkpoint: Optional[Path]) -> None:
+        self.epoch = epoch
+        self.epochs = epochs
+        self.seconds = seconds
+        self.checkpoint = checkpoint
+        super().__init__(
+            f"time limit reached after epoch {epoch} of {epochs} ({seconds:.0f} s in this call): checkpoint "
+            f"{checkpoint} saved; run the same training again to resume from it"
+        )
 
 
 @dataclass
@@ -337,6 +352,12 @@ class Trainer:
             differs is refused.
         find_unused_parameters: passed to DistributedDataParallel (needed
             when some parameter gets no gradient in a batch).
+        time_limit: seconds of wall time for one :meth:`fit` call (``None``: no
+            limit). At the first epoch boundary past it, the run is checkpointed
+            and :class:`TimeLimitReached` is raised; calling :meth:`fit` again
+            (a new trainer on the same ``run_dir``) resumes it exactly. For
+            machines that grant time in slices (batch queues, a 10-minute
+            device call). Needs ``run_dir``; not part of the run's fingerprint.
     """
 
     def __init__(
@@ -371,6 +392,7 @@ class Trainer:
         restore_best: bool = True,
         config: Optional[Mapping[str, Any]] = None,
         find_unused_parameters: bool = False,
+        time_limit: Optional[float] = None,
     ) -> None:
         counts = (("epochs", epochs, 0), ("batch_size", batch_size, 1), ("num_negatives", num_negatives, 1),
                   ("eval_every", eval_every, 0))
@@ -381,6 +403,10 @@ class Trainer:
             raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
         if negative_sampling not in ("uniform", "popularity"):
             raise ValueError(f"negative_sampling must be 'uniform' or 'popularity', got {negative_sampling!r}")
+        if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+            raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+        if time_limit is not None and run_dir is None:
+            raise ValueError("time_limit needs run_dir: the checkpoint written at the limit is what a later call resumes")
         if not lr > 0 or not weight_decay >= 0:
             raise ValueError(f"lr must be positive and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
         self.loss_fn = loss_function(loss, temperature=temperature)
@@ -411,6 +437,7 @@ class Trainer:
         self.restore_best = restore_best
         self.extra_config = dict(config or {})
         self.find_unused_parameters = find_unused_parameters
+        self.time_limit = None if time_limit is None else float(time_limit)
         self._evaluators: Dict[str, EvaluatorLike] = dict(evaluators or {})
         self._evaluator_options = dict(evaluator_options or {})
 
@@ -538,6 +565,7 @@ class Trainer:
                 "%s has no validation split: model selection and early stopping use the test split, "
                 "so the reported test metrics are optimistic (LightGCN's protocol)", self.dataset.name
             )
+        began_fit = time.perf_counter()
         state = self._start()
         self._wrap_distributed()
         history: List[Dict[str, Any]] = state["history"]
@@ -571,11 +599,22 @@ class Trainer:
                     self._save(state)
                 bar.update(1)
                 bar.set_postfix(loss=f"{terms.get('loss', float('nan')):.4f}", best=f"{state['best_metric']:.4f}")
+                if self._out_of_time(began_fit) and epoch < self.epochs and not state["stopped"]:
+                    if not evaluated:
+                        self._save(state)  # at this epoch boundary: the resumed run continues from here
+                    raise TimeLimitReached(epoch, self.epochs, time.perf_counter() - began_fit, self.checkpoint_path)
         finally:
             bar.close()
         if epoch > self.epochs:
             logger.warning("the checkpoint is at epoch %d, beyond epochs=%d; nothing was trained", epoch, self.epochs)
         return self._finish(state)
+
+    def _out_of_time(self, began: float) -> bool:
+        """Whether this ``fit()`` call has used its ``time_limit`` (rank 0's clock decides for every rank)."""
+        if self.time_limit is None:
+            return False
+        out = time.perf_counter() - began >= self.time_limit if self.rank == 0 else None
+        return bool(distributed.broadcast_object(out))
 
     # -- training ------------------------------------------------------------
     def _parameters(self) -> List[nn.Parameter]:

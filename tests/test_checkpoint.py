@@ -14,7 +14,7 @@ from graphrec.data import synthetic
 from graphrec.graph import build
 from graphrec.models import create_model
 from graphrec.seeding import rng_state, seed_everything, set_rng_state
-from graphrec.train import Trainer
+from graphrec.train import TimeLimitReached, Trainer
 
 
 # -- the file ---------------------------------------------------------------------------
@@ -127,6 +127,43 @@ def test_stop_and_resume_is_bit_identical_to_an_uninterrupted_run(setting, tmp_p
     assert torch.equal(whole_rng["torch"], resumed_rng["torch"])
     assert torch.equal(whole_rng["generator"], resumed_rng["generator"])
 
+
+def test_a_time_limited_run_resumed_in_slices_ends_as_an_uninterrupted_one(setting, tmp_path):
+    whole = lightgcn(setting[1])
+    whole_result = trainer(whole, setting, tmp_path / "whole", epochs=5, eval_every=2, restore_best=True).fit()
+
+    pauses = []
+    for _ in range(10):  # a limit of a nanosecond stops at every epoch boundary
+        # the first slice starts as the whole run; later ones get another initialisation, which
+        # the checkpoint must override
+        sliced = lightgcn(setting[1], seed=0 if not pauses else 50 + len(pauses))
+        try:
+            sliced_result = trainer(sliced, setting, tmp_path / "sliced", epochs=5, eval_every=2, restore_best=True,
+                                    time_limit=1e-9).fit()
+            break
+        except TimeLimitReached as paused:
+            pauses.append(paused.epoch)
+            assert paused.checkpoint == tmp_path / "sliced" / "checkpoint.pt"
+            assert load_checkpoint(paused.checkpoint)["epoch"] == paused.epoch  # saved at that boundary
+            assert not (tmp_path / "sliced" / "result.json").exists()
+    assert pauses == [1, 2, 3, 4]  # no pause after the last epoch: the run finishes
+    for name, value in whole.state_dict().items():
+        assert torch.equal(sliced.state_dict()[name], value), name
+    assert sliced_result.test == whole_result.test and sliced_result.valid == whole_result.valid
+    assert (sliced_result.epochs, sliced_result.best_epoch) == (whole_result.epochs, whole_result.best_epoch)
+    assert without_seconds(sliced_result.history) == without_seconds(whole_result.history)
+
+
+def test_time_limit_is_checked(setting, tmp_path):
+    model = lightgcn(setting[1])
+    with pytest.raises(ValueError, match="time_limit needs run_dir"):
+        trainer(model, setting, None, time_limit=10.0)
+    for bad in (0, -1.0, True):
+        with pytest.raises(ValueError, match="time_limit must be a positive number"):
+            trainer(model, setting, tmp_path, time_limit=bad)
+    # a generous limit changes nothing
+    result = trainer(model, setting, tmp_path / "generous", epochs=2, time_limit=3600.0).fit()
+    assert result.epochs == 2
 
 def test_the_best_state_survives_a_resume(setting, tmp_path):
     whole = lightgcn(setting[1])

@@ -117,3 +117,23 @@ def test_train_and_evaluate_take_a_thread_count(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", str(config), "--threads", "0"])
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_train_with_a_time_limit_exits_75_and_the_same_command_resumes(tmp_path, capsys):
+    import json
+
+    config = tmp_path / "mf.yaml"
+    config.write_text(
+        "dataset: synthetic\ndataset_args: {num_users: 120, num_items: 200}\nmodel: mf\n"
+        "model_args: {embedding_dim: 8}\nepochs: 2\ndevice: cpu\neval: {ks: [20], every: 2}\n"
+    )
+    whole = ["train", str(config), "--out", str(tmp_path / "whole"), "--quiet"]
+    assert main(whole) == 0
+    expected = json.loads(capsys.readouterr().out)
+    sliced = ["train", str(config), "--out", str(tmp_path / "sliced"), "--quiet", "--time-limit", "1e-9"]
+    assert main(sliced) == 75
+    captured = capsys.readouterr()
+    assert "time limit reached after epoch 1 of 2" in captured.err and "run the same training again" in captured.err
+    assert not (tmp_path / "sliced" / "metrics.json").exists()
+    assert main(sliced) == 0
+    assert json.loads(capsys.readouterr().out)["test"] == expected["test"]

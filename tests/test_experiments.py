@@ -167,3 +167,24 @@ def test_a_changed_config_does_not_resume_an_old_run_folder(tmp_path):
     runner.check_resumable(folder, {**config, "epochs": 5, "eval": {**config["eval"], "patience": 2}})  # allowed
     with pytest.raises(RuntimeError, match="model_args"):
         runner.check_resumable(folder, {**config, "model_args": {"embedding_dim": 16}})
+
+
+def test_a_time_limit_pauses_the_runner_and_the_same_command_finishes_the_run(tmp_path):
+    runner = _runner()
+    arguments, notes = _tiny_setup(tmp_path)
+    (tmp_path / "RESULTS.md").write_text(notes.format(begin=runner.BEGIN_MARK, end=runner.END_MARK))
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    reference_arguments, _ = _tiny_setup(reference)
+    assert runner.main(reference_arguments) == 0  # uninterrupted
+
+    codes = [runner.main([*arguments, "--time-limit", "1e-9"]) for _ in range(3)]
+    assert codes == [runner.EXIT_RESUMABLE, runner.EXIT_RESUMABLE, 0]  # 3 epochs: paused after 1 and 2
+    folder = tmp_path / "runs" / "cpu" / "synthetic" / "mf"
+    expected = json.loads((reference / "runs" / "cpu" / "synthetic" / "mf" / "metrics.json").read_text())
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["test"] == expected["test"] and metrics["epochs"] == expected["epochs"] == 3
+    record = json.loads((tmp_path / "results" / "experiments.json").read_text())["results"]["synthetic"]["mf"]["cpu"]
+    assert record["test"] == expected["test"] and "--time-limit" not in record["command"]
+    with pytest.raises(SystemExit, match="positive"):
+        runner.main([*arguments, "--time-limit", "0"])
