@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import torch
@@ -25,14 +26,23 @@ from graphrec.data import synthetic
 from graphrec.graph import build
 from graphrec.models import create_model
 from graphrec.seeding import seed_everything
-from graphrec.train import AuxiliaryTerm, Trainer
+from graphrec.train import AuxiliaryTerm, TimeLimitReached, Trainer
 
 BATCH_SIZE = 63
 EPOCHS = 2
 
 
-def run(run_dir: Path):
-    """The same training in one process or in each of several (rank 0 returns the result)."""
+def run(run_dir: Path, time_limit: Optional[float] = None):
+    """The same training in one process or in each of several (rank 0 returns the result);
+    with ``time_limit``, in slices: every pause is resumed by a new model and trainer."""
+    while True:
+        try:
+            return _run_once(run_dir, time_limit)
+        except TimeLimitReached:
+            continue
+
+
+def _run_once(run_dir: Path, time_limit: Optional[float]):
     dataset = synthetic(num_users=80, num_items=60, clicks_per_user=10.0, seed=0).dataset
     graph = build(dataset)
     seed_everything(0)
@@ -49,16 +59,17 @@ def run(run_dir: Path):
     trainer = Trainer(
         model, dataset, graph=graph, device="cpu", progress=False, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=0.01,
         weight_decay=1e-3, num_negatives=2, seed=3, eval_ks=(5, 20), auxiliary_terms=terms, run_dir=run_dir,
+        time_limit=time_limit,
     )
     assert len(dataset.train) % BATCH_SIZE == 1  # the empty-shard case is exercised
     return model, trainer.fit()
 
 
-def worker(out: Path) -> None:
+def worker(out: Path, time_limit: Optional[float] = None) -> None:
     import torch.distributed as dist
 
     rank = int(os.environ["RANK"])
-    model, result = run(out / "run")
+    model, result = run(out / "run", time_limit)
     assert dist.is_initialized() and dist.get_world_size() == 2 and dist.get_backend() == "gloo"
     torch.save({"parameters": model.state_dict(), "result": result.to_dict()}, out / f"rank{rank}.pt")
     dist.destroy_process_group()
@@ -76,10 +87,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_processes_match_one(tmp_path):
+@pytest.mark.parametrize("sliced", [False, True], ids=["whole", "time-limited slices"])
+def test_two_processes_match_one(tmp_path, sliced: bool):
+    # sliced: both ranks stop at every epoch boundary (rank 0's clock decides) and resume
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
         "--master_addr=127.0.0.1", f"--master_port={free_port()}", __file__, str(tmp_path),
+        *(["1e-9"] if sliced else []),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     launched = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -104,4 +118,4 @@ def test_two_processes_match_one(tmp_path):
 
 
 if __name__ == "__main__":
-    worker(Path(sys.argv[1]))
+    worker(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else None)
