@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional
 
@@ -52,6 +53,32 @@ class ConfigError(ValueError):
     """A config names an unknown key or holds an impossible value."""
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: ``1e-4`` is a number.
+
+    PyYAML follows YAML 1.1, whose float needs a dot, and reads ``lr: 1e-3``
+    (or ``--set weight_decay=1e-4``) as the *string* ``"1e-3"``, which then fails
+    the number check far from where it was typed."""
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no arbitrary objects
+
+
 def load_config(path: "str | os.PathLike[str]") -> Dict[str, Any]:
     """The mapping in a YAML file; syntax errors name the file and line."""
     path = Path(path)
@@ -60,7 +87,7 @@ def load_config(path: "str | os.PathLike[str]") -> Dict[str, Any]:
     except FileNotFoundError:
         raise FileNotFoundError(f"config file not found: {path}") from None
     try:
-        config = yaml.safe_load(text)
+        config = _load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
@@ -81,7 +108,7 @@ def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> Dict
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {override!r}")
         try:
-            value = yaml.safe_load(raw_value)
+            value = _load_yaml(raw_value)
         except yaml.YAMLError:
             raise ConfigError(f"--set {override!r}: the value is not valid YAML") from None
         parts = key.strip().split(".")
