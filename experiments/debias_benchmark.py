@@ -875,8 +875,9 @@ SYNTHETIC_METHODS: Tuple[Method, ...] = (
     )),
     # the paper's BCE and its official default alpha = beta = 1e-3, and branch losses 100x and 1000x
     # stronger (the item branch then learns popularity, which the inference removes). c: the
-    # matching scores' upper percentiles are ~2-8 with BPR and ~0-7 with BCE (seed 0), and the
-    # ranking turns against popularity once c passes most scores: a fine grid up to there
+    # matching scores' 90th to 99.9th percentiles were 2.4 to 7.7 with BPR and -0.3 to 7.2 with BCE
+    # (seed 0, alpha 0.1 and 1), and the ranking turns against popularity once c passes most
+    # scores: a fine grid up to there
     Method("MACR", "macr", loss="bce", grid=(
         {}, {"alpha": 0.1, "beta": 0.1}, {"loss": "bpr"}, {"loss": "bpr", "alpha": 0.1, "beta": 0.1},
         {"loss": "bpr", "alpha": 1.0, "beta": 1.0},

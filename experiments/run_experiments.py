@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from graphrec.atomic import write_text_atomic
+from graphrec.cli import EXIT_RESUMABLE, positive_float  # graphrec train's exit code and parser
 from graphrec.config import apply_overrides, load_config, resolve_config
 
 EXPERIMENTS = Path(__file__).resolve().parent
@@ -58,8 +59,6 @@ REPO = EXPERIMENTS.parent
 CONFIG_ROOT = EXPERIMENTS / "configs"
 RESULTS_JSON = EXPERIMENTS / "results" / "experiments.json"
 RESULTS_MD = EXPERIMENTS / "RESULTS.md"
-EXIT_RESUMABLE = 75  # as graphrec's CLI (sysexits' EX_TEMPFAIL): run the same command again
-
 RUNS_DIR = EXPERIMENTS / "runs"
 
 #: order of the tables and of the rows in them
@@ -416,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (torch.set_num_threads); 1 avoids OpenMP spin-waiting when "
                              "other processes share the cores")
-    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                         help="wall-time budget of this invocation: the run in progress stops at the first epoch "
                              "boundary past it, checkpointed, and the script exits with code 75; the same command "
                              "resumes it (a device call of at most 10 minutes, a batch-queue slot)")
@@ -438,8 +437,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from graphrec.experiment import train_run  # torch is imported only when something runs
     from graphrec.train import TimeLimitReached
 
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise SystemExit(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
     deadline = None if args.time_limit is None else time.perf_counter() + args.time_limit
     paused: Optional[str] = None
     trained_any = False

@@ -137,7 +137,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """An argparse ``type`` for a positive number (also the experiment runner's ``--time-limit``)."""
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
@@ -217,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=_positive_int, default=None,
                        help=_THREADS_HELP)
-    train.add_argument("--time-limit", type=_positive_float, default=None, metavar="SECONDS",
+    train.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                        help="stop at the first epoch boundary after SECONDS of wall time, checkpointed, with exit "
                             f"code {EXIT_RESUMABLE}; the same command resumes the run (for machines granted in slices)")
     train.set_defaults(command=train_command)

@@ -226,12 +226,12 @@ class KGAT(KGRecommender):
         if self.attention_refresh == "epoch":
             self._epoch_attention = (self.collaborative_kg(graph), self.attention(graph))
 
-    def _propagation_attention(self, graph: HeteroData) -> Tensor:
-        """The attention ``forward`` propagates with (see ``attention_refresh``)."""
+    def _propagation_attention(self, graph: HeteroData, view: CollaborativeKG) -> Tensor:
+        """The attention ``forward`` propagates with over ``view`` (``graph``'s CKG; see ``attention_refresh``)."""
         if self.attention_refresh == "forward" or not self.training:
             return self.attention(graph)
         # the cached view is per graph and device: another graph or device recomputes
-        if self._epoch_attention is None or self._epoch_attention[0] is not self.collaborative_kg(graph):
+        if self._epoch_attention is None or self._epoch_attention[0] is not view:
             self.begin_epoch(graph, 0)
         assert self._epoch_attention is not None
         return self._epoch_attention[1]
@@ -262,7 +262,7 @@ class KGAT(KGRecommender):
     def node_embeddings(self, graph: HeteroData) -> Tensor:
         """``[N, output_dim]`` concatenated representations of every CKG node."""
         view = self.collaborative_kg(graph)
-        attention = self._propagation_attention(graph)
+        attention = self._propagation_attention(graph, view)
         ego = self.embedding.weight
         layers = [ego]
         for layer, rate in enumerate(self.message_dropout):
