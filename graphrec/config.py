@@ -26,6 +26,7 @@ DEFAULTS: Dict[str, Any] = {
     "model_args": {},
     "loss": "bpr",
     "num_negatives": 1,
+    "positive_sampling": "interactions",  # or "users": user-first draws, as LightGCN's / NGCF's official code
     "negative_sampling": "uniform",
     "epochs": 1000,
     "batch_size": 2048,
@@ -43,6 +44,7 @@ DEFAULTS: Dict[str, Any] = {
 CHOICES: Dict[str, tuple] = {
     "model": ("mf", "lightgcn", "ngcf", "rgcn", "kgat", "kgin", "pop", "itemknn"),
     "loss": ("bpr", "bce", "softmax"),
+    "positive_sampling": ("interactions", "users"),
     "negative_sampling": ("uniform", "popularity"),
     "device": ("auto", "cpu", "cuda"),
 }

@@ -108,6 +108,7 @@ def build_run(
         graph=graph,
         loss=config["loss"],
         num_negatives=config["num_negatives"],
+        positive_sampling=config["positive_sampling"],
         negative_sampling=config["negative_sampling"],
         epochs=config["epochs"],
         batch_size=config["batch_size"],

@@ -3,8 +3,9 @@ r"""The shared trainer: one loop for every model x loss x debiaser.
 One epoch, on the training device::
 
     debias.begin_epoch(epoch); model.begin_epoch(graph, epoch)
-    order     = randperm(N, generator)                    # N training pairs
-    users, positives = train[order]
+    users, positives = train[randperm(N, generator)]      # N training pairs, each once, or with
+                                                          #  positive_sampling="users" N user-first
+                                                          #  draws (UserUniformPairSampler)
     negatives = sampler.sample(users, k, generator)       # [N, k], in chunks (or the debiaser's
                                                           #  sampler.sample(users, positives, k, generator))
     for each batch b of batch_size consecutive pairs:
@@ -79,7 +80,7 @@ from . import distributed
 from .atomic import write_text_atomic
 from .checkpoint import check_config, load_checkpoint, save_checkpoint
 from .data.dataset import RecDataset
-from .data.sampling import PopularityNegativeSampler, UniformNegativeSampler
+from .data.sampling import PopularityNegativeSampler, UniformNegativeSampler, UserUniformPairSampler
 from .debias.base import Debiaser, PairNegativeSampler, ScoredBatch
 from .losses import l2_penalty, loss_function
 from .models.base import Recommender
@@ -92,6 +93,9 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 RESULT_NAME = "result.json"
+
+#: ``positive_sampling`` choices: every interaction once per epoch, or user-first draws (official LightGCN / NGCF)
+POSITIVE_SAMPLING = ("interactions", "users")
 
 # Negatives are drawn for this many (pair, negative) slots at a time: the whole
 # epoch at once for k = 1 on the usual datasets, bounded memory for large k.
@@ -319,6 +323,12 @@ class Trainer:
         loss: ``bpr``, ``bce`` or ``softmax`` (:mod:`graphrec.losses`);
             ``temperature`` is the softmax temperature.
         num_negatives: negatives per positive (``k``).
+        positive_sampling: which (user, positive) pairs an epoch trains on:
+            ``interactions`` (every training interaction once, in a random
+            order) or ``users`` (as many pairs drawn user-first: a user
+            uniformly among those with training items, then one of its items
+            uniformly; the sampler of LightGCN's and NGCF's official code,
+            :class:`graphrec.data.sampling.UserUniformPairSampler`).
         negative_sampling: ``uniform``, or ``popularity`` (proportional to
             training popularity ** ``popularity_exponent``).
         epochs, batch_size, lr: Adam's learning rate; ``weight_decay`` is the
@@ -368,6 +378,7 @@ class Trainer:
         graph: Optional[HeteroData] = None,
         loss: str = "bpr",
         num_negatives: int = 1,
+        positive_sampling: str = "interactions",
         negative_sampling: str = "uniform",
         popularity_exponent: float = 0.75,
         temperature: float = 1.0,
@@ -401,6 +412,8 @@ class Trainer:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
             raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
+        if positive_sampling not in POSITIVE_SAMPLING:
+            raise ValueError(f"positive_sampling must be one of {POSITIVE_SAMPLING}, got {positive_sampling!r}")
         if negative_sampling not in ("uniform", "popularity"):
             raise ValueError(f"negative_sampling must be 'uniform' or 'popularity', got {negative_sampling!r}")
         if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
@@ -419,6 +432,7 @@ class Trainer:
         self.dataset = dataset
         self.loss = loss
         self.num_negatives = num_negatives
+        self.positive_sampling = positive_sampling
         self.negative_sampling = negative_sampling
         self.popularity_exponent = float(popularity_exponent)
         self.temperature = float(temperature)
@@ -488,6 +502,7 @@ class Trainer:
             self.optimizer = _adam(self._parameters(), self.lr, self.device)
         self._sampler = None
         self._pair_sampler: Optional[PairNegativeSampler] = None
+        self._positive_sampler: Optional[UserUniformPairSampler] = None
         self._train_pairs: Optional[Tuple[Tensor, Tensor]] = None
 
     # -- public API ------------------------------------------------------------
@@ -501,25 +516,28 @@ class Trainer:
 
     def config(self) -> Dict[str, Any]:
         """The run's fingerprint stored in checkpoints (what must match to resume)."""
+        trainer: Dict[str, Any] = {
+            "loss": self.loss,
+            "temperature": self.temperature,
+            "num_negatives": self.num_negatives,
+            "negative_sampling": self.negative_sampling,
+            "popularity_exponent": self.popularity_exponent,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "amp": self.amp,
+            "auxiliary_terms": [term.name for term in self._auxiliary_terms],
+        }
+        if self.positive_sampling != "interactions":  # absent at the default: older checkpoints still resume
+            trainer["positive_sampling"] = self.positive_sampling
         return {
             "model": f"{type(self.model).__module__}.{type(self.model).__qualname__}",
             "model_repr": repr(self.model),
             "parameters": {name: list(p.shape) for name, p in self.model.named_parameters()},
             "debias": repr(self.debias),
             "dataset": {"name": self.dataset.name, **self.dataset.stats()},
-            "trainer": {
-                "loss": self.loss,
-                "temperature": self.temperature,
-                "num_negatives": self.num_negatives,
-                "negative_sampling": self.negative_sampling,
-                "popularity_exponent": self.popularity_exponent,
-                "batch_size": self.batch_size,
-                "lr": self.lr,
-                "weight_decay": self.weight_decay,
-                "seed": self.seed,
-                "amp": self.amp,
-                "auxiliary_terms": [term.name for term in self._auxiliary_terms],
-            },
+            "trainer": trainer,
             "extra": self.extra_config,
         }
 
@@ -632,6 +650,8 @@ class Trainer:
                 torch.from_numpy(train.user).to(self.device),
                 torch.from_numpy(train.item).to(self.device),
             )
+            if self.positive_sampling == "users":
+                self._positive_sampler = UserUniformPairSampler(train, device=self.device)
             self._pair_sampler = self.debias.negative_sampler(train, self.device)
             if self._pair_sampler is not None:
                 if self.negative_sampling != "uniform" and self.rank == 0:
@@ -667,14 +687,21 @@ class Trainer:
             find_unused_parameters=self.find_unused_parameters,
         )
 
+    def _epoch_pairs(self) -> Tuple[Tensor, Tensor]:
+        """The epoch's ``(users, positives)``, as many as there are training interactions:
+        those interactions in a random order, or user-first draws (``positive_sampling``)."""
+        all_users, all_items = self._pairs_and_sampler()
+        if self._positive_sampler is not None:
+            return self._positive_sampler.sample(all_users.numel(), generator=self.generator)
+        order = torch.randperm(all_users.numel(), generator=self.generator, device=self.device)
+        return all_users[order], all_items[order]
+
     def _train_epoch(self) -> Dict[str, float]:
-        """One pass over the training pairs; the mean over batches of each loss term."""
+        """One pass over the epoch's training pairs; the mean over batches of each loss term."""
         self.model.train()
         self.debias.train()
-        all_users, all_items = self._pairs_and_sampler()
-        count = all_users.numel()
-        order = torch.randperm(count, generator=self.generator, device=self.device)
-        users, positives = all_users[order], all_items[order]
+        users, positives = self._epoch_pairs()
+        count = users.numel()
         batch_size, k = self.batch_size, self.num_negatives
         chunk = max(batch_size, (_SAMPLING_CHUNK // k) // batch_size * batch_size)
         step, optimizer = self._step_module, self.optimizer

@@ -95,18 +95,20 @@ def without_seconds(history):
     return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
 
 
-def test_stop_and_resume_is_bit_identical_to_an_uninterrupted_run(setting, tmp_path):
+@pytest.mark.parametrize("positive_sampling", ["interactions", "users"])
+def test_stop_and_resume_is_bit_identical_to_an_uninterrupted_run(setting, tmp_path, positive_sampling):
+    options = dict(restore_best=False, positive_sampling=positive_sampling)
     whole = lightgcn(setting[1])
-    whole_trainer = trainer(whole, setting, tmp_path / "whole", epochs=4, restore_best=False)
+    whole_trainer = trainer(whole, setting, tmp_path / "whole", epochs=4, **options)
     whole_result = whole_trainer.fit()
 
     first_half = lightgcn(setting[1])
-    trainer(first_half, setting, tmp_path / "split", epochs=2, restore_best=False).fit()
+    trainer(first_half, setting, tmp_path / "split", epochs=2, **options).fit()
     assert load_checkpoint(tmp_path / "split" / "checkpoint.pt")["epoch"] == 2
     # a different initialisation and other global RNG draws: the checkpoint must override both
     resumed = lightgcn(setting[1], seed=123)
     torch.rand(7), np.random.rand(3), random.random()
-    resumed_trainer = trainer(resumed, setting, tmp_path / "split", epochs=4, restore_best=False)
+    resumed_trainer = trainer(resumed, setting, tmp_path / "split", epochs=4, **options)
     resumed_result = resumed_trainer.fit()
 
     for name, value in whole.state_dict().items():
@@ -203,6 +205,7 @@ def test_a_finished_run_is_not_trained_again(setting, tmp_path):
     [
         ({"lr": 0.02}, "trainer.lr"),
         ({"num_negatives": 2}, "trainer.num_negatives"),
+        ({"positive_sampling": "users"}, "trainer.positive_sampling"),
         ({"model_hp": {"embedding_dim": 16}}, "parameters.embedding.weight"),
         ({"model_hp": {"num_layers": 3}}, "model_repr"),
         ({"config": {"experiment": "other"}}, "extra.experiment"),

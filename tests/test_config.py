@@ -34,3 +34,14 @@ def test_syntax_errors_name_the_file_and_line(tmp_path):
 def test_a_string_where_a_number_belongs_is_refused_by_name():
     with pytest.raises(ConfigError, match="weight_decay must be a non-negative number, got 'a lot'"):
         resolve_config({"weight_decay": "a lot"})
+
+
+def test_positive_sampling_is_a_checked_choice_that_reaches_the_trainer():
+    from graphrec.experiment import build_run
+
+    assert resolve_config({})["positive_sampling"] == "interactions"
+    with pytest.raises(ConfigError, match="positive_sampling: 'user' is not one of interactions, users"):
+        resolve_config({"positive_sampling": "user"})
+    config = {"dataset_args": {"num_users": 30, "num_items": 20, "clicks_per_user": 4, "seed": 0}, "model": "mf",
+              "model_args": {"embedding_dim": 4}, "device": "cpu", "positive_sampling": "users"}
+    assert build_run(config).trainer.positive_sampling == "users"

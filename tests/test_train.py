@@ -392,6 +392,45 @@ def test_debiaser_and_auxiliary_terms_plug_in(world):
     assert trainer.evaluate("test") == {"first": 1.0}
 
 
+def _epoch_pairs_seen(dataset, **kwargs) -> np.ndarray:
+    """``[N, 2]`` (user, positive) rows of one training epoch, read from the batches."""
+    seen: List[Tensor] = []
+
+    def record(batch) -> Tensor:
+        seen.append(torch.stack([batch.users, batch.positive_items], dim=1))
+        return batch.users.sum() * 0.0
+
+    model = TinyMF(dataset.num_users, dataset.num_items)
+    make_trainer(model, dataset, epochs=1, batch_size=64, auxiliary_terms=[AuxiliaryTerm("record", record)], **kwargs).fit()
+    return torch.cat(seen).numpy()
+
+
+def test_positive_sampling_interactions_visits_every_interaction_once(world):
+    train = world.dataset.train
+    pairs = _epoch_pairs_seen(world.dataset)
+    expected = np.stack([train.user, train.item], axis=1)
+    assert np.array_equal(np.unique(pairs, axis=0, return_counts=True)[1],
+                          np.unique(expected, axis=0, return_counts=True)[1])
+    assert np.array_equal(np.unique(pairs, axis=0), np.unique(expected, axis=0))
+
+
+def test_positive_sampling_users_draws_users_uniformly(world):
+    from scipy.stats import chisquare
+
+    train = world.dataset.train
+    rows = [_epoch_pairs_seen(world.dataset, positive_sampling="users", seed=seed) for seed in range(10)]
+    pairs = np.concatenate(rows)
+    assert all(len(r) == len(train) for r in rows)  # as many examples as interactions, per epoch
+    keys = set((train.user * train.num_items + train.item).tolist())
+    assert set((pairs[:, 0] * train.num_items + pairs[:, 1]).tolist()) <= keys
+    counts = np.bincount(pairs[:, 0], minlength=train.num_users)
+    active = np.flatnonzero(train.user_counts())
+    assert chisquare(counts[active]).pvalue > 1e-4  # every user with training items equally often
+    # the interactions scheme weighs users by activity: the same test rejects it
+    by_interaction = np.concatenate([_epoch_pairs_seen(world.dataset, seed=seed) for seed in range(10)])
+    assert chisquare(np.bincount(by_interaction[:, 0], minlength=train.num_users)[active]).pvalue < 1e-6
+
+
 def test_amp_is_ignored_on_cpu(world):
     dataset = world.dataset
     trainer = make_trainer(TinyMF(dataset.num_users, dataset.num_items), dataset, amp=True)
@@ -406,6 +445,7 @@ def test_bad_arguments_are_refused(world):
         ({"batch_size": 0}, "batch_size"),
         ({"num_negatives": 0}, "num_negatives"),
         ({"negative_sampling": "hard"}, "negative_sampling"),
+        ({"positive_sampling": "items"}, "positive_sampling"),
         ({"patience": 0}, "patience"),
         ({"loss": "hinge"}, "unknown loss"),
     ]:

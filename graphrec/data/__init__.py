@@ -1,5 +1,5 @@
 """Datasets: the data model, readers per file format, the registry, splits,
-negative samplers and the synthetic world.
+training samplers (positives and negatives) and the synthetic world.
 
 Names are imported lazily so that ``import graphrec.data`` stays cheap; every
 name listed in ``__all__`` is importable as ``from graphrec.data import name``.
@@ -45,6 +45,7 @@ _EXPORTS = {
     "with_validation": "split",
     "kcore": "filter",
     "intervened_split": "intervene",
+    "UserUniformPairSampler": "sampling",
     "UniformNegativeSampler": "sampling",
     "PopularityNegativeSampler": "sampling",
     # synthetic world

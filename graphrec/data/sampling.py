@@ -1,10 +1,16 @@
-"""Negative samplers: items a user did not interact with in training.
+"""Training samplers: which (user, positive) pairs an epoch trains on, and negatives.
 
-Both samplers draw candidates from a proposal distribution over all items and
-reject the user's training positives by exact membership tests: a pair
-``(u, i)`` is a positive iff ``u * num_items + i`` occurs in the sorted tensor
-of training pair keys (``torch.searchsorted``). Rejected draws are redrawn,
-only those, until none is left, so a negative follows the proposal
+Positives. By default the trainer iterates over the training interactions,
+each once per epoch in a random order, so a user weighs in proportion to its
+activity. :class:`UserUniformPairSampler` is the other scheme in common use,
+the one of LightGCN's and NGCF's official code: draw a user uniformly, then
+one of its training items uniformly.
+
+Negatives. Both negative samplers draw candidates from a proposal distribution
+over all items and reject the user's training positives by exact membership
+tests: a pair ``(u, i)`` is a positive iff ``u * num_items + i`` occurs in the
+sorted tensor of training pair keys (``torch.searchsorted``). Rejected draws
+are redrawn, only those, until none is left, so a negative follows the proposal
 distribution restricted to the user's eligible items, exactly. Everything stays
 on the sampler's device; the loop runs once per redraw round, never per user
 or per draw.
@@ -12,7 +18,7 @@ or per draw.
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -20,7 +26,7 @@ from torch import Tensor
 
 from .interactions import Interactions
 
-__all__ = ["PairSet", "UniformNegativeSampler", "PopularityNegativeSampler"]
+__all__ = ["PairSet", "UserUniformPairSampler", "UniformNegativeSampler", "PopularityNegativeSampler"]
 
 Device = Union[torch.device, str]
 
@@ -43,6 +49,59 @@ class PairSet:
             return torch.zeros_like(keys, dtype=torch.bool)
         position = torch.searchsorted(self.keys, keys).clamp_(max=self.keys.numel() - 1)
         return self.keys[position] == keys
+
+
+class UserUniformPairSampler:
+    r"""(user, positive item) pairs drawn user-first, as LightGCN's and NGCF's official samplers do.
+
+    Each draw picks a user uniformly among the users with at least one training
+    interaction, then one of that user's distinct training items uniformly:
+
+    .. math::
+        P(u, i) = \frac{1}{|U^+|\,|I_u|} \quad \text{for } i \in I_u,
+
+    where :math:`U^+` is the set of users with training items and :math:`I_u`
+    the distinct training items of :math:`u`. Iterating over the interactions
+    instead gives :math:`P(u, i) = 1 / N` (each once per epoch): a user with
+    many interactions then contributes many more examples. The official code
+    (``UniformSample_original`` of LightGCN-PyTorch, ``sample`` of the
+    TensorFlow LightGCN and NGCF) draws ``N`` = number of training
+    interactions pairs per epoch, which :class:`graphrec.train.Trainer` does
+    too with ``positive_sampling="users"``.
+    """
+
+    def __init__(self, train: Interactions, *, device: Device = "cpu") -> None:
+        if len(train) == 0:
+            raise ValueError("UserUniformPairSampler needs at least one training interaction")
+        self.device = torch.device(device)
+        self.num_users = train.num_users
+        self.num_items = train.num_items
+        keys = np.unique(train.pair_keys())  # sorted: grouped by user, one entry per distinct pair
+        users = keys // self.num_items
+        counts = np.bincount(users, minlength=self.num_users)
+        self.active_users = torch.from_numpy(np.flatnonzero(counts)).to(self.device)
+        self.indptr = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)])).to(self.device)
+        self.items = torch.from_numpy(keys % self.num_items).to(self.device)
+
+    def sample(self, count: int, *, generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        """``(users, items)``: ``count`` independent draws, two int64 tensors on the sampler's device."""
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"count must be a non-negative integer, got {count!r}")
+        pick = torch.randint(self.active_users.numel(), (int(count),), generator=generator, device=self.device)
+        users = self.active_users[pick]
+        start = self.indptr[users]
+        degree = self.indptr[users + 1] - start
+        # float64 keeps floor(u * degree) uniform over 0..degree-1 for any realistic degree;
+        # the clamp guards the (measure-zero) rounding of u * degree up to degree
+        uniform = torch.rand(int(count), dtype=torch.float64, generator=generator, device=self.device)
+        offset = torch.minimum((uniform * degree).long(), degree - 1)
+        return users, self.items[start + offset]
+
+    def __repr__(self) -> str:
+        return (
+            f"UserUniformPairSampler({self.active_users.numel()} users with training items, "
+            f"{self.items.numel()} distinct pairs, device={self.device})"
+        )
 
 
 class _RejectionNegativeSampler:

@@ -1,4 +1,5 @@
-"""Negative samplers: never a positive, the right distribution (chi-square), seeding, dtype and device."""
+"""Training samplers: negatives never a positive, user-first positive pairs; the right distributions
+(chi-square against probabilities counted independently), seeding, dtype and device."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 from scipy.stats import chisquare
 
 from graphrec.data import IdMap, Interactions
-from graphrec.data.sampling import PopularityNegativeSampler, UniformNegativeSampler
+from graphrec.data.sampling import PopularityNegativeSampler, UniformNegativeSampler, UserUniformPairSampler
 from tests.helpers import read_ml100k
 
 
@@ -154,3 +155,53 @@ def test_seeded_determinism_shape_and_arguments(ml100k_train):
             sampler.sample(torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="exponent"):
         PopularityNegativeSampler(ml100k_train, exponent=float("nan"))
+
+
+# -- user-first (user, positive) pairs ---------------------------------------------------------
+def test_user_uniform_pairs_follow_one_over_users_times_degree(ml100k_train):
+    train = ml100k_train
+    # duplicates count once: repeat a tenth of the interactions
+    extra = np.random.default_rng(5).random(len(train)) < 0.1
+    doubled = Interactions(
+        np.concatenate([train.user, train.user[extra]]), np.concatenate([train.item, train.item[extra]]),
+        train.user_ids, train.item_ids,
+    )
+    items_of: dict = {}
+    for u, i in zip(train.user.tolist(), train.item.tolist()):
+        items_of.setdefault(u, set()).add(i)
+    sampler = UserUniformPairSampler(doubled)
+    draws = 2_000_000
+    users, items = sampler.sample(draws, generator=generator(3))
+    assert users.shape == items.shape == (draws,) and users.dtype == items.dtype == torch.int64
+    users_np, items_np = users.numpy(), items.numpy()
+    assert all(i in items_of[u] for u, i in zip(users_np[:20000].tolist(), items_np[:20000].tolist()))
+    # P(u) = 1 / |U+|: only users with training items, each equally often
+    active = sorted(items_of)
+    user_counts = np.bincount(users_np, minlength=train.num_users)
+    assert set(np.flatnonzero(user_counts).tolist()) == set(active)
+    assert chisquare(user_counts[active]).pvalue > 1e-4
+    # P(i | u) = 1 / |I_u| for the most active user: a repeated interaction does not favour its item
+    user = max(items_of, key=lambda u: len(items_of[u]))
+    mine = items_np[users_np == user]
+    counts = np.bincount(mine, minlength=train.num_items)[sorted(items_of[user])]
+    assert counts.sum() == len(mine) and chisquare(counts).pvalue > 1e-4
+
+
+def test_user_uniform_pairs_skip_users_without_items_and_are_seeded():
+    users, items = np.array([0, 0, 2, 2, 2]), np.array([1, 1, 0, 1, 3])
+    small = Interactions(users, items, IdMap([f"u{k}" for k in range(4)]), IdMap(list("abcd")))
+    sampler = UserUniformPairSampler(small)
+    drawn_users, drawn_items = sampler.sample(20000, generator=generator(0))
+    assert set(drawn_users.tolist()) == {0, 2}  # users 1 and 3 have no training items
+    assert set(drawn_items[drawn_users == 0].tolist()) == {1}  # the duplicate is one item
+    share = (drawn_users == 0).double().mean().item()
+    assert abs(share - 0.5) < 0.02  # users equally often, whatever their number of interactions
+    first = sampler.sample(50, generator=generator(7))
+    again = sampler.sample(50, generator=generator(7))
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert [t.numel() for t in sampler.sample(0)] == [0, 0]
+    with pytest.raises(ValueError, match="count"):
+        sampler.sample(-1)
+    with pytest.raises(ValueError, match="at least one"):
+        UserUniformPairSampler(small.subset(np.zeros(5, dtype=bool)))
+    assert "2 users with training items, 4 distinct pairs" in repr(sampler)
