@@ -205,3 +205,18 @@ def test_user_uniform_pairs_skip_users_without_items_and_are_seeded():
     with pytest.raises(ValueError, match="at least one"):
         UserUniformPairSampler(small.subset(np.zeros(5, dtype=bool)))
     assert "2 users with training items, 4 distinct pairs" in repr(sampler)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_samplers_draw_on_cuda_with_a_cuda_generator(ml100k_train):
+    device = torch.device("cuda")
+    pairs = UserUniformPairSampler(ml100k_train, device=device)
+    cuda_generator = torch.Generator(device=device).manual_seed(0)
+    users, items = pairs.sample(100_000, generator=cuda_generator)
+    assert users.device.type == items.device.type == "cuda"
+    keys = users.cpu().numpy() * ml100k_train.num_items + items.cpu().numpy()
+    assert np.isin(keys, ml100k_train.pair_keys()).all()
+    negatives = UniformNegativeSampler(ml100k_train, device=device).sample(users[:1000], 4, generator=cuda_generator)
+    assert negatives.device.type == "cuda"
+    negative_keys = users[:1000].cpu().numpy()[:, None] * ml100k_train.num_items + negatives.cpu().numpy()
+    assert not np.isin(negative_keys, ml100k_train.pair_keys()).any()
