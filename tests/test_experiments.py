@@ -68,8 +68,8 @@ def test_validation_protocol_per_dataset():
         if dataset == "gowalla" and config["model"] in ("mf", "lightgcn"):  # the LightGCN paper's protocol
             assert (config["lr"], config["batch_size"], config["weight_decay"], config["epochs"]) == (1e-3, 2048, 1e-4, 1000)
             assert config["model_args"]["embedding_dim"] == 64 and config["model_args"]["init_std"] == 0.1
-        if dataset == "gowalla" and config["model"] in ("lightgcn", "ngcf", "kgat"):
-            # the official LightGCN / NGCF / KGAT code draws users first (UserUniformPairSampler)
+        if dataset == "gowalla" and config["model"] in ("mf", "lightgcn", "ngcf", "kgat"):
+            # the official LightGCN / NGCF / KGAT code (and NGCF's MF) draws users first (UserUniformPairSampler)
             assert config["positive_sampling"] == "users"
 
 
