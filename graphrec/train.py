@@ -643,27 +643,26 @@ class Trainer:
                 parameters.append(parameter)
         return parameters
 
-    def _pairs_and_sampler(self) -> Tuple[Tensor, Tensor]:
-        if self._train_pairs is None:
-            train = self.dataset.train
-            self._train_pairs = (
-                torch.from_numpy(train.user).to(self.device),
-                torch.from_numpy(train.item).to(self.device),
-            )
-            if self.positive_sampling == "users":
-                self._positive_sampler = UserUniformPairSampler(train, device=self.device)
-            self._pair_sampler = self.debias.negative_sampler(train, self.device)
-            if self._pair_sampler is not None:
-                if self.negative_sampling != "uniform" and self.rank == 0:
-                    logger.warning(
-                        "negative_sampling=%r is ignored: debias %r draws its own negatives",
-                        self.negative_sampling, self.debias.name,
-                    )
-            elif self.negative_sampling == "uniform":
-                self._sampler = UniformNegativeSampler(train, device=self.device)
-            else:
-                self._sampler = PopularityNegativeSampler(train, exponent=self.popularity_exponent, device=self.device)
-        return self._train_pairs
+    def _build_samplers(self) -> None:
+        """Once per trainer: the source of the epoch's positive pairs and the negative sampler."""
+        if self._sampler is not None or self._pair_sampler is not None:
+            return
+        train = self.dataset.train
+        if self.positive_sampling == "users":
+            self._positive_sampler = UserUniformPairSampler(train, device=self.device)
+        else:
+            self._train_pairs = (torch.from_numpy(train.user).to(self.device), torch.from_numpy(train.item).to(self.device))
+        self._pair_sampler = self.debias.negative_sampler(train, self.device)
+        if self._pair_sampler is not None:
+            if self.negative_sampling != "uniform" and self.rank == 0:
+                logger.warning(
+                    "negative_sampling=%r is ignored: debias %r draws its own negatives",
+                    self.negative_sampling, self.debias.name,
+                )
+        elif self.negative_sampling == "uniform":
+            self._sampler = UniformNegativeSampler(train, device=self.device)
+        else:
+            self._sampler = PopularityNegativeSampler(train, exponent=self.popularity_exponent, device=self.device)
 
     def _negatives(self, users: Tensor, positives: Tensor) -> Tensor:
         """``[len(users), k]`` negatives from the debiaser's sampler, else the trainer's."""
@@ -690,9 +689,11 @@ class Trainer:
     def _epoch_pairs(self) -> Tuple[Tensor, Tensor]:
         """The epoch's ``(users, positives)``, as many as there are training interactions:
         those interactions in a random order, or user-first draws (``positive_sampling``)."""
-        all_users, all_items = self._pairs_and_sampler()
+        self._build_samplers()
         if self._positive_sampler is not None:
-            return self._positive_sampler.sample(all_users.numel(), generator=self.generator)
+            return self._positive_sampler.sample(len(self.dataset.train), generator=self.generator)
+        assert self._train_pairs is not None
+        all_users, all_items = self._train_pairs
         order = torch.randperm(all_users.numel(), generator=self.generator, device=self.device)
         return all_users[order], all_items[order]
 

@@ -167,6 +167,7 @@ def test_time_limit_is_checked(setting, tmp_path):
     result = trainer(model, setting, tmp_path / "generous", epochs=2, time_limit=3600.0).fit()
     assert result.epochs == 2
 
+
 def test_the_best_state_survives_a_resume(setting, tmp_path):
     whole = lightgcn(setting[1])
     whole_result = trainer(whole, setting, tmp_path / "whole", epochs=4).fit()
